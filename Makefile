@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+SCORE_DB_PATH ?= ./data/db.sqlite
+
+.PHONY: install install-run run test system-deps bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Stamp files re-install only when a lock file changes.
+$(VENV)/.run-installed: requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.test-installed: requirements-test.lock | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(VENV)/.run-installed $@
+
+install-run: $(VENV)/.run-installed
+install: $(VENV)/.test-installed
+
+run: install-run
+	HOST=$(HOST) PORT=$(PORT) SCORE_DB_PATH=$(SCORE_DB_PATH) $(BIN)/python main.py
+
+# Debian packages the tests drive for real (browser, Prometheus/promtool).
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/bench_api.py
+
+# Regenerate the pinned lock files from pyproject.toml (needs network to PyPI).
+lock:
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements-test.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Data access: models, engine, migrations and every query. Nothing else touches SQL."""

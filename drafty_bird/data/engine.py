@@ -1,0 +1,66 @@
+"""Engine creation, SQLite pragmas and start-up checks (migrate, quick_check)."""
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class StorageCorrupt(Exception):
+    """PRAGMA quick_check failed: the file is left untouched for an operator."""
+
+
+def make_engine(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = create_engine(
+        url,
+        # Connections are used from the store's worker threads, never concurrently.
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        # An in-memory DB lives as long as its one connection.
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        # DELETE journal by default: WAL needs shared memory on one host, which an
+        # SMB share (Azure Files) cannot give. FULL sync: an acknowledged score survives power loss.
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            cur.execute(f"PRAGMA journal_mode={journal_mode.upper()}")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def quick_check(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        rows = [r[0] for r in conn.execute(text("PRAGMA quick_check")).fetchall()]
+    if rows != ["ok"]:
+        raise StorageCorrupt("; ".join(rows[:5]))
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every Alembic migration (idempotent; runs at each start-up)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

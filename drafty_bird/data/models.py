@@ -1,0 +1,146 @@
+"""Table models and the API schemas built on them, side by side.
+
+The input rules here (name cleaning, score ceiling) are the single source of truth:
+the REST routes and the NiceGUI page both validate through ScoreCreate.
+"""
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field as PydanticField, field_serializer, field_validator
+from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+MAX_PLAYER_LEN = 24
+# No honest run gets near this: one point per duct at ~1.5 s per duct is ~40 h of play.
+MAX_SCORE = 100_000
+MAX_INPUTS = 5_000
+DEFAULT_PLAYER = "Guest"
+RUN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+# Control, format (zero-width, bidi overrides, BOM), surrogate, private-use, unassigned.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso_millis(value: datetime) -> str:
+    """The original client's format: JavaScript's Date.toISOString()."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(value).microsecond // 1000:03d}Z"
+
+
+def clean_player_name(raw: str | None) -> str:
+    """Trim and check a player name; blank means Guest. Raises ValueError on a bad name."""
+    if raw is None:
+        return DEFAULT_PLAYER
+    name = unicodedata.normalize("NFC", raw).strip()
+    if not name:
+        return DEFAULT_PLAYER
+    if len(name) > MAX_PLAYER_LEN:
+        raise ValueError(f"player must be at most {MAX_PLAYER_LEN} characters")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
+        raise ValueError("player contains control, zero-width or bidi characters")
+    if "<" in name or ">" in name:
+        raise ValueError("player must not contain < or >")
+    return re.sub(r"\s+", " ", name)
+
+
+# ---------------------------------------------------------------- tables
+
+
+class Score(SQLModel, table=True):
+    __tablename__ = "scores"
+    # Leaderboard order: score desc, then first achieved first. This index serves both
+    # the top-N read and the "scores above S" count without a table scan.
+    __table_args__ = (
+        Index("ix_scores_rank", text("score DESC"), "created_at"),
+        UniqueConstraint("run_id", name="uq_scores_run_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    player: str = Field(sa_column=Column(String(MAX_PLAYER_LEN), nullable=False))
+    score: int = Field(nullable=False)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    run_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Which process committed the row: lets crash tests prove there was one writer at a time.
+    writer_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class ScoreCount(SQLModel, table=True):
+    """How many rows hold each score: rank = 1 + rows above, summed over distinct scores.
+
+    Distinct scores are few (a game rarely passes a few hundred ducts), so a rank query
+    reads a handful of rows however many scores are stored.
+    """
+
+    __tablename__ = "score_counts"
+
+    score: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int = Field(default=0, nullable=False)
+
+
+# ---------------------------------------------------------------- API schemas
+
+StrictScore = Annotated[int, PydanticField(strict=True, ge=0, le=MAX_SCORE)]
+
+
+class ScoreCreate(BaseModel):
+    """POST /score body, as the original web client sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    player: str | None = PydanticField(None, description=f"Blank or missing means {DEFAULT_PLAYER!r}.")
+    score: StrictScore
+    run_id: str | None = PydanticField(None, pattern=RUN_ID_PATTERN, description="Retries with the same id store once.")
+    inputs: list[Annotated[int, PydanticField(strict=True, ge=0)]] | None = PydanticField(
+        None, max_length=MAX_INPUTS, description="Flap tick numbers of the run, for later replay."
+    )
+
+    @field_validator("player", mode="before")
+    @classmethod
+    def _clean_player(cls, value: object) -> object:
+        if value is None or isinstance(value, str):
+            return clean_player_name(value)
+        raise ValueError("player must be a string")
+
+
+class ScoreRead(BaseModel):
+    player: str
+    score: int
+    createdAt: datetime
+
+    @field_serializer("createdAt")
+    def _iso(self, value: datetime) -> str:
+        return iso_millis(value)
+
+
+class ScoreResult(BaseModel):
+    stored: ScoreRead
+    highScore: int
+    rank: int
+    total: int = PydanticField(description="Scores on the board, for 'rank #N of M'.")
+    duplicate: bool = PydanticField(False, description="True when this run_id was stored before.")
+
+
+class Leaderboard(BaseModel):
+    leaderboard: list[ScoreRead]
+
+
+class GameStart(BaseModel):
+    accepted: bool = True
+    run_id: str
+    seed: int
+
+
+class ErrorBody(BaseModel):
+    error: str
+    request_id: str

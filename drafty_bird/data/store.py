@@ -1,0 +1,133 @@
+"""Every leaderboard query, and the threads they run on.
+
+SQLite calls block, and NiceGUI serves every open page from one event loop, so each
+public method here is async and runs its SQL on a worker thread. Writes share one
+thread: SQLite has one writer anyway, and queuing in-process is cheaper than
+queuing on the file lock.
+"""
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Engine, func, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from drafty_bird.data.models import Score, ScoreCount, utcnow
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    row: Score
+    duplicate: bool
+    rank: int
+    high_score: int
+    total: int
+
+
+class ScoreStore:
+    def __init__(self, engine: Engine, *, writer_id: str | None = None, read_threads: int = 4) -> None:
+        self.engine = engine
+        self.writer_id = writer_id or uuid.uuid4().hex[:12]
+        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-write")
+        # One in-memory connection cannot be shared between threads: everything on one.
+        single = engine.pool.__class__.__name__ == "StaticPool"
+        self._read_pool = self._write_pool if single else ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+
+    # ------------------------------------------------------------ async API
+
+    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+        return await self._run(self._write_pool, self._add, player, score, run_id)
+
+    async def top(self, limit: int) -> list[Score]:
+        return await self._run(self._read_pool, self._top, limit)
+
+    async def high_score(self) -> int:
+        return await self._run(self._read_pool, self._high_score)
+
+    async def ping(self) -> None:
+        await self._run(self._read_pool, self._ping)
+
+    def close(self) -> None:
+        self._write_pool.shutdown(wait=True)
+        if self._read_pool is not self._write_pool:
+            self._read_pool.shutdown(wait=True)
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ SQL (worker threads)
+
+    def _add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = self._by_run_id(session, run_id)
+            duplicate = row is not None
+            if row is None:
+                row = Score(player=player, score=score, run_id=run_id, created_at=utcnow(), writer_id=self.writer_id)
+                session.add(row)
+                try:
+                    session.flush()
+                    session.execute(self._count_upsert(score))
+                    session.commit()
+                except IntegrityError:
+                    # The same run_id was committed by another writer between our read and insert.
+                    session.rollback()
+                    row = self._by_run_id(session, run_id)
+                    if row is None:
+                        raise
+                    duplicate = True
+            return StoredScore(
+                row=row,
+                duplicate=duplicate,
+                rank=self._rank(session, row.score),
+                high_score=self._high_score_in(session),
+                total=self._total(session),
+            )
+
+    def _count_upsert(self, score: int):  # noqa: ANN202
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(ScoreCount).values(score=score, n=1)
+        return stmt.on_conflict_do_update(index_elements=["score"], set_={"n": ScoreCount.n + 1})
+
+    @staticmethod
+    def _by_run_id(session: Session, run_id: str | None) -> Score | None:
+        if run_id is None:
+            return None
+        return session.exec(select(Score).where(Score.run_id == run_id)).first()
+
+    @staticmethod
+    def _rank(session: Session, score: int) -> int:
+        """Competition rank: 1 + scores strictly above (ties share a rank)."""
+        above = session.exec(select(func.coalesce(func.sum(ScoreCount.n), 0)).where(ScoreCount.score > score)).one()
+        return int(above) + 1
+
+    @staticmethod
+    def _total(session: Session) -> int:
+        return int(session.exec(select(func.coalesce(func.sum(ScoreCount.n), 0))).one())
+
+    @staticmethod
+    def _high_score_in(session: Session) -> int:
+        return int(session.exec(select(func.coalesce(func.max(ScoreCount.score), 0)).where(ScoreCount.n > 0)).one())
+
+    def _top(self, limit: int) -> list[Score]:
+        with Session(self.engine) as session:
+            stmt = select(Score).order_by(col(Score.score).desc(), col(Score.created_at).asc(), col(Score.id).asc())
+            return list(session.exec(stmt.limit(limit)).all())
+
+    def _high_score(self) -> int:
+        with Session(self.engine) as session:
+            return self._high_score_in(session)
+
+    def _ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
