@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run test system-deps bench lock clean
+.PHONY: install install-run run test system-deps tools bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,17 @@ run: install-run
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: install system-deps
+# checkov lives in its own venv: its pinned deps would fight the app's.
+TOOLS := .tools
+$(TOOLS)/.installed: requirements-tools.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --upgrade pip
+	$(TOOLS)/bin/pip install -q -r requirements-tools.lock
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+test: install system-deps tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
@@ -44,6 +54,7 @@ lock:
 	$(BIN)/pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements-test.lock
+	$(BIN)/uv pip compile requirements-tools.in --python-version 3.11 -o requirements-tools.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache
