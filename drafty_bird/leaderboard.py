@@ -1,0 +1,70 @@
+"""The leaderboard service: the one place REST routes and NiceGUI pages go through.
+
+Routes and pages stay thin; rules live in data.models, SQL in data.store.
+"""
+
+import inspect
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+
+from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
+from drafty_bird.data.store import ScoreStore
+
+log = logging.getLogger(__name__)
+
+LIVE_BOARD_SIZE = 10
+TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
+
+
+class LeaderboardService:
+    def __init__(self, store: ScoreStore) -> None:
+        self.store = store
+        self._listeners: list[TopListener] = []
+
+    async def start_game(self) -> GameStart:
+        # The seed drives the browser's deterministic obstacle course for this run.
+        return GameStart(run_id=uuid.uuid4().hex, seed=secrets.randbelow(2**31))
+
+    async def submit(self, entry: ScoreCreate) -> ScoreResult:
+        stored = await self.store.add(entry.player, entry.score, entry.run_id)
+        row = stored.row
+        result = ScoreResult(
+            stored=ScoreRead(player=row.player, score=row.score, createdAt=row.created_at),
+            highScore=stored.high_score,
+            rank=stored.rank,
+            total=stored.total,
+            duplicate=stored.duplicate,
+        )
+        if not stored.duplicate and stored.rank <= LIVE_BOARD_SIZE:
+            await self._broadcast_top()
+        return result
+
+    async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
+        rows = await self.store.top(limit)
+        return [ScoreRead(player=r.player, score=r.score, createdAt=r.created_at) for r in rows]
+
+    async def leaderboard(self, limit: int) -> Leaderboard:
+        return Leaderboard(leaderboard=await self.top(limit))
+
+    async def high_score(self) -> int:
+        return await self.store.high_score()
+
+    def subscribe(self, listener: TopListener) -> Callable[[], None]:
+        """Call listener with the new top 10 whenever it changes; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def _broadcast_top(self) -> None:
+        if not self._listeners:
+            return
+        # One query per change, whatever the number of open pages.
+        top = await self.top(LIVE_BOARD_SIZE)
+        for listener in list(self._listeners):
+            try:
+                outcome = listener(top)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:  # a broken page must not fail a stored score
+                log.exception("leaderboard listener failed")

@@ -1,0 +1,1 @@
+"""Operational concerns, one small module each: logs, request ids, probes, errors, limits."""

@@ -1,0 +1,57 @@
+"""Refuse request bodies over a fixed size before any parsing (413).
+
+A score is a few hundred bytes; a cap keeps a hostile client from making the JSON
+parser or the validator do unbounded work.
+"""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from drafty_bird.ops.errors import send_json
+from drafty_bird.ops.logging import request_id_var
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = {"error": f"Request body larger than {self.max_bytes} bytes", "request_id": request_id_var.get() or ""}
+        await send_json(send, 413, body)

@@ -1,0 +1,44 @@
+"""Liveness and readiness probes.
+
+/healthz touches nothing but the process, so a slow disk never gets the replica
+restarted. /readyz asks the store, so traffic moves away when storage is down.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+READY_CHECK_TIMEOUT_S = 2.0
+
+router = APIRouter(tags=["probes"])
+
+
+@dataclass
+class Readiness:
+    storage_mode: str
+    check: Callable[[], Awaitable[None]]
+    draining: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    async def probe(self) -> tuple[bool, dict[str, object]]:
+        if self.draining:
+            return False, {"status": "not_ready", "reason": "shutting down"}
+        try:
+            await asyncio.wait_for(self.check(), READY_CHECK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 (any failure means not ready)
+            return False, {"status": "not_ready", "reason": f"storage: {type(exc).__name__}: {exc}"[:300]}
+        return True, {"status": "ready", "storage_mode": self.storage_mode, **self.extra}
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: storage answers and the process is not draining")
+async def readyz(request: Request) -> JSONResponse:
+    ready, body = await request.app.state.readiness.probe()
+    return JSONResponse(body, status_code=200 if ready else 503)

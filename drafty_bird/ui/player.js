@@ -1,0 +1,19 @@
+// Player-name rules, mirroring drafty_bird/data/models.py clean_player_name so the
+// page rejects exactly what the server would (the server stays the authority).
+export const MAX_PLAYER_LEN = 24;
+export const DEFAULT_PLAYER = "Guest";
+// Control, format (zero-width, bidi), surrogate, private-use, unassigned.
+const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/u;
+
+// Returns {ok: true, name} or {ok: false, error}.
+export function cleanPlayerName(raw) {
+  if (raw === null || raw === undefined) return { ok: true, name: DEFAULT_PLAYER };
+  // Python's str.strip() trims Unicode whitespace, as does String.prototype.trim.
+  const name = String(raw).normalize("NFC").trim();
+  if (!name) return { ok: true, name: DEFAULT_PLAYER };
+  // Count code points, as Python's len() does.
+  if ([...name].length > MAX_PLAYER_LEN) return { ok: false, error: `at most ${MAX_PLAYER_LEN} characters` };
+  if (FORBIDDEN.test(name)) return { ok: false, error: "no control, zero-width or bidi characters" };
+  if (name.includes("<") || name.includes(">")) return { ok: false, error: "no < or >" };
+  return { ok: true, name: name.replace(/\s+/gu, " ") };
+}
