@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The game's pure JS modules (physics, name rules) are tested under Node.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing Debian packages: ${need[*]} (run as root, or install them: apt-get install ${need[*]})" >&2
