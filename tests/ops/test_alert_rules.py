@@ -1,0 +1,99 @@
+"""The alert rules file, checked and unit-tested with the real promtool binary.
+
+promtool comes from Debian's `prometheus` package (scripts/system-deps.sh installs it
+inside `make test`); a missing binary fails these tests, it never skips them.
+"""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROM_DIR = ROOT / "infra" / "observability" / "prometheus"
+RULES = PROM_DIR / "alerts.yml"
+RULE_TESTS = PROM_DIR / "alerts.test.yml"
+RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
+
+# The alerts the issue asks for; the file may hold more, never fewer.
+REQUIRED_ALERTS = {
+    "DraftyBirdDown",
+    "DraftyBirdHighErrorRate",
+    "DraftyBirdHighLatencyP99",
+    "DraftyBirdChaosActive",
+    "DraftyBirdErrorBudgetBurnFast",
+    "DraftyBirdErrorBudgetBurnSlow",
+}
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    assert path, "promtool not found: install Debian's `prometheus` package (make system-deps)"
+    return path
+
+
+def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def alert_rules() -> list[dict]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def test_rules_file_passes_promtool_check() -> None:
+    result = run_promtool("check", "rules", str(RULES), cwd=PROM_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rule_unit_tests_pass() -> None:
+    result = run_promtool("test", "rules", RULE_TESTS.name, cwd=PROM_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_required_alerts_exist_with_severity_and_runbook() -> None:
+    rules = alert_rules()
+    names = {rule["alert"] for rule in rules}
+    assert REQUIRED_ALERTS <= names, f"missing alerts: {REQUIRED_ALERTS - names}"
+    runbook = RUNBOOK.read_text() if RUNBOOK.exists() else ""
+    # GitHub-style heading anchors of the runbook ("### DraftyBirdDown" -> #draftybirddown)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", runbook, flags=re.M)}
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("docs/RUNBOOK.md#"), url
+        assert url.split("#", 1)[1] in anchors, f"{rule['alert']}: no runbook section for {url}"
+
+
+def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names - firing == set(), f"alerts never shown firing: {names - firing}"
+    assert names - quiet == set(), f"alerts never shown quiet: {names - quiet}"
+
+
+@pytest.mark.parametrize(
+    ("alert", "old", "new"),
+    [
+        ("DraftyBirdHighErrorRate", "job_revision:http_error_ratio:rate5m > 0.01", "job_revision:http_error_ratio:rate5m > 0.1"),
+        ("DraftyBirdHighLatencyP99", "p99_rate5m > 0.5", "p99_rate5m > 2"),
+        ("DraftyBirdErrorBudgetBurnFast", "rate5m > (14.4 * 0.01)", "rate5m > (14.4 * 0.1)"),
+    ],
+)
+def test_unit_tests_catch_a_weakened_threshold(tmp_path: Path, alert: str, old: str, new: str) -> None:
+    """Mutation check: the unit tests must fail when a threshold is loosened."""
+    text = RULES.read_text()
+    assert text.count(old) == 1, f"mutation anchor for {alert} not found exactly once"
+    (tmp_path / "alerts.yml").write_text(text.replace(old, new))
+    shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
+    result = run_promtool("test", "rules", RULE_TESTS.name, cwd=tmp_path)
+    assert result.returncode != 0, f"weakening {alert} went unnoticed:\n{result.stdout}"
+    assert alert in result.stdout + result.stderr
