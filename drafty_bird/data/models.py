@@ -98,7 +98,9 @@ class ScoreCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    player: str | None = PydanticField(None, description=f"Blank or missing means {DEFAULT_PLAYER!r}.")
+    player: str | None = PydanticField(
+        None, validate_default=True, description=f"Blank or missing means {DEFAULT_PLAYER!r}."
+    )
     score: StrictScore
     run_id: str | None = PydanticField(None, pattern=RUN_ID_PATTERN, description="Retries with the same id store once.")
     inputs: list[Annotated[int, PydanticField(strict=True, ge=0)]] | None = PydanticField(

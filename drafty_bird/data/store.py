@@ -4,10 +4,15 @@ SQLite calls block, and NiceGUI serves every open page from one event loop, so e
 public method here is async and runs its SQL on a worker thread. Writes share one
 thread: SQLite has one writer anyway, and queuing in-process is cheaper than
 queuing on the file lock.
+
+Failures leave as data.errors exceptions (never driver errors): a locked file is
+retried here with tenacity first; a write without the writer lease, on a full or
+read-only disk, or on a corrupt file is refused and nothing changes.
 """
 
 import asyncio
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +22,15 @@ from typing import TypeVar
 from sqlalchemy import Engine, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from drafty_bird.data.errors import NotWriter, StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify, is_busy
+from drafty_bird.data.lease import WriterLease
 from drafty_bird.data.models import Score, ScoreCount, utcnow
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -34,21 +44,72 @@ class StoredScore:
     total: int
 
 
+def _busy_retries() -> Retrying:
+    # SQLite's busy_timeout already waits inside each attempt; these retries cover the
+    # cases where SQLite answers BUSY at once (lock upgrade deadlock, journal hot-spot).
+    return Retrying(
+        retry=retry_if_exception(is_busy),
+        stop=stop_after_attempt(3),
+        wait=wait_random_exponential(multiplier=0.05, max=0.5),
+        reraise=True,
+    )
+
+
 class ScoreStore:
-    def __init__(self, engine: Engine, *, writer_id: str | None = None, read_threads: int = 4) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        writer_id: str | None = None,
+        read_threads: int = 4,
+        lease: WriterLease | None = None,
+        unavailable: StorageUnavailable | None = None,
+    ) -> None:
         self.engine = engine
-        self.writer_id = writer_id or uuid.uuid4().hex[:12]
+        self.lease = lease
+        self.writer_id = lease.owner if lease else (writer_id or uuid.uuid4().hex[:12])
+        # Set when the file could not be opened at start-up: every call refuses (not ready).
+        self.unavailable = unavailable
+        # Set by the last failed write (disk full, read-only); cleared by the next success.
+        self.degraded: str | None = None
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-write")
         # One in-memory connection cannot be shared between threads: everything on one.
         single = engine.pool.__class__.__name__ == "StaticPool"
         self._read_pool = self._write_pool if single else ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+        if self.unavailable is not None:
+            raise self.unavailable
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(self._guarded, fn, *args))
+
+    def _guarded(self, fn: Callable[..., T], *args: object) -> T:
+        """Retry a locked file, then turn driver errors into domain ones (worker thread)."""
+        try:
+            return _busy_retries()(fn, *args)
+        except (DBAPIError, OSError) as exc:
+            domain = classify(exc)
+            if domain is None:
+                raise
+            if isinstance(domain, StorageWriteFailed):
+                self.degraded = domain.reason
+            log.error("storage call failed", extra={"error": domain.reason, "kind": type(domain).__name__})
+            raise domain from exc
+
+    def is_writer(self) -> bool:
+        return self.unavailable is None and (self.lease is None or self.lease.held())
+
+    def _require_writer(self) -> None:
+        if self.lease is not None and not self.lease.held():
+            raise NotWriter("another instance holds the writer lease; retry shortly")
+
+    async def drain_writes(self) -> None:
+        """Wait for every write queued so far to finish (shutdown: before releasing the lease)."""
+        await asyncio.get_running_loop().run_in_executor(self._write_pool, lambda: None)
 
     # ------------------------------------------------------------ async API
 
     async def add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+        self._require_writer()
         return await self._run(self._write_pool, self._add, player, score, run_id)
 
     async def top(self, limit: int) -> list[Score]:
@@ -78,6 +139,8 @@ class ScoreStore:
                 try:
                     session.flush()
                     session.execute(self._count_upsert(score))
+                    # Checked again at the last moment: the lease may have lapsed while queued.
+                    self._require_writer()
                     session.commit()
                 except IntegrityError:
                     # The same run_id was committed by another writer between our read and insert.
@@ -86,6 +149,7 @@ class ScoreStore:
                     if row is None:
                         raise
                     duplicate = True
+            self.degraded = None
             return StoredScore(
                 row=row,
                 duplicate=duplicate,
@@ -130,4 +194,5 @@ class ScoreStore:
 
     def _ping(self) -> None:
         with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            # Reads a real table: a replaced or corrupted file fails here, not just "SELECT 1".
+            conn.execute(text("SELECT version_num FROM alembic_version LIMIT 1"))

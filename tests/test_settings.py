@@ -1,0 +1,56 @@
+"""Settings: one class, and a bad value stops start-up with one clear line."""
+
+import pytest
+
+from drafty_bird.settings import Settings, SettingsError, load_settings
+from tests.server import launch
+
+
+def test_defaults_match_the_original_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PORT", "HOST", "SCORE_DB_PATH", "LOG_LEVEL", "STORAGE_FALLBACK"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert (settings.port, settings.host, str(settings.score_db_path)) == (8080, "0.0.0.0", "/data/db.sqlite")
+    assert settings.log_level == "info"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"PORT": "abc"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"STORAGE_FALLBACK": "disk"}, "STORAGE_FALLBACK"),
+    ],
+)
+def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict, needle: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unwritable_db_dir_is_a_settings_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory should be: cannot be created, even as root
+    monkeypatch.setenv("SCORE_DB_PATH", str(blocker / "sub" / "db.sqlite"))
+    monkeypatch.setenv("STORAGE_FALLBACK", "fail")
+    with pytest.raises(SettingsError, match="SCORE_DB_PATH"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"PORT": "abc"}, {"SCORE_DB_PATH": "/proc/no-such-dir/db.sqlite", "STORAGE_FALLBACK": "fail"}],
+    ids=["bad-port", "unwritable-db-path"],
+)
+def test_server_refuses_to_start_with_one_clear_line(tmp_path, env: dict) -> None:
+    server = launch(tmp_path, env)
+    assert server.proc.wait(30) == 2
+    output = server.raw_log().strip().splitlines()
+    assert len(output) == 1, output
+    name = next(iter(env))
+    assert output[0].startswith("drafty-bird: invalid ") and name in output[0]
+    assert "Traceback" not in server.raw_log()
