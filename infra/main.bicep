@@ -1,0 +1,181 @@
+// Drafty Bird on Azure Container Apps (azd: `azd up`; pipeline: az deployment sub create).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; names every resource (e.g. drafty-staging).')
+param environmentName string
+
+@minLength(1)
+param location string
+
+@allowed([
+  'staging'
+  'production'
+])
+param stage string
+
+@description('Full image reference pushed by the pipeline (ACR login server/drafty-bird:<sha>).')
+param imageName string
+
+@description('Revision suffix, the commit sha in the pipeline. Empty lets ACA pick one.')
+param revisionSuffix string = ''
+
+@description('Revision that keeps 100% traffic on re-provision; empty on the first provision.')
+param trafficRevisionName string = ''
+
+@description('False provisions only the platform (ACR, storage, monitoring) before the first image exists.')
+param deployApp bool = true
+
+@description('CHAOS_ENABLED for the app. Staging only; production keeps chaos off.')
+param chaosEnabled bool = false
+
+@secure()
+@description('CHAOS_ADMIN_TOKEN (staging). Empty in production: no token, no /ops/chaos.')
+param chaosAdminToken string = ''
+
+@description('Unix time at which the chaos token secret expires.')
+param chaosTokenExpiresAt int = 1893456000
+
+@description('Resource id of the action group notified by every alert; empty for none.')
+param actionGroupId string = ''
+
+@minValue(1)
+param fileShareQuotaGiB int = 5
+
+param collectorImage string = 'otel/opentelemetry-collector-contrib:0.116.0'
+
+var tags = {
+  'azd-env-name': environmentName
+  app: 'drafty-bird'
+  stage: stage
+}
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var shareName = 'drafty-data'
+var storageEntryName = 'drafty-data'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${environmentName}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    namePrefix: environmentName
+    location: location
+    tags: tags
+    metricsPublisherPrincipalId: identity.outputs.principalId
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    name: 'cr${token}'
+    location: location
+    tags: tags
+    pullPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${token}'
+    location: location
+    tags: tags
+    shareName: shareName
+    shareQuotaGiB: fileShareQuotaGiB
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${token}'
+    location: location
+    tags: tags
+    readerPrincipalId: identity.outputs.principalId
+    chaosAdminToken: chaosAdminToken
+    secretExpiresAt: chaosTokenExpiresAt
+  }
+}
+
+module environment 'modules/environment.bicep' = {
+  name: 'environment'
+  scope: rg
+  params: {
+    name: 'cae-${environmentName}'
+    location: location
+    tags: tags
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    storageAccountName: storage.outputs.accountName
+    shareName: storage.outputs.shareName
+    storageEntryName: storageEntryName
+  }
+}
+
+module app 'modules/app.bicep' = if (deployApp) {
+  name: 'app'
+  scope: rg
+  params: {
+    name: 'ca-${environmentName}'
+    location: location
+    tags: tags
+    stage: stage
+    environmentId: environment.outputs.id
+    storageEntryName: environment.outputs.storageEntryName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    registryLoginServer: registry.outputs.loginServer
+    imageName: imageName
+    collectorImage: collectorImage
+    revisionSuffix: revisionSuffix
+    trafficRevisionName: trafficRevisionName
+    appInsightsName: monitoring.outputs.appInsightsName
+    remoteWriteUrl: monitoring.outputs.remoteWriteUrl
+    chaosEnabled: chaosEnabled
+    chaosTokenSecretUri: empty(chaosAdminToken) ? '' : '${keyVault.outputs.vaultUri}secrets/chaos-admin-token'
+  }
+}
+
+module alerts 'modules/alerts.bicep' = if (deployApp) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: environmentName
+    location: location
+    tags: tags
+    monitorWorkspaceId: monitoring.outputs.monitorWorkspaceId
+    containerAppId: app.outputs.id
+    actionGroupId: actionGroupId
+  }
+}
+
+// azd reads these into the environment; the pipeline reads them with `az deployment sub show`.
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_NAME string = environment.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_DOMAIN string = environment.outputs.defaultDomain
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output PROMETHEUS_QUERY_ENDPOINT string = monitoring.outputs.prometheusQueryEndpoint
+output SERVICE_WEB_NAME string = deployApp ? app.outputs.name : ''
+output SERVICE_WEB_URI string = deployApp ? 'https://${app.outputs.fqdn}' : ''

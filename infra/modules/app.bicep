@@ -1,0 +1,253 @@
+// The Drafty Bird container app: one replica (SQLite on SMB), Multiple revision mode for blue-green,
+// plus an OTel collector sidecar that ships metrics and traces.
+param name string
+param location string
+param tags object
+@allowed([
+  'staging'
+  'production'
+])
+param stage string
+param environmentId string
+param storageEntryName string
+param identityId string
+param identityClientId string
+param registryLoginServer string
+param imageName string
+param collectorImage string
+@description('Empty lets ACA generate one; the pipeline passes the commit sha.')
+param revisionSuffix string
+@description('Empty on first provision (latest revision gets 100%). Otherwise the revision that keeps 100%, so re-provisioning never moves traffic.')
+param trafficRevisionName string
+param appInsightsName string
+param remoteWriteUrl string
+param chaosEnabled bool
+@description('Key Vault secret URI of CHAOS_ADMIN_TOKEN; empty means no token (production).')
+param chaosTokenSecretUri string
+
+var appPort = 8080
+var dataDir = '/data'
+// uid/gid match the Dockerfile's USER 1000:1000. nobrl keeps SQLite byte-range locks local:
+// without it SMB answers "database is locked" (see docs/DECISIONS.md).
+var dataMountOptions = 'nobrl,uid=1000,gid=1000,dir_mode=0750,file_mode=0640'
+var hasChaosToken = !empty(chaosTokenSecretUri)
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+var baseSecrets = [
+  {
+    name: 'appinsights-connection-string'
+    value: appInsights.properties.ConnectionString
+  }
+]
+var chaosSecrets = hasChaosToken ? [
+  {
+    name: 'chaos-admin-token'
+    keyVaultUrl: chaosTokenSecretUri
+    identity: identityId
+  }
+] : []
+
+var baseEnv = [
+  {
+    name: 'HOST'
+    value: '0.0.0.0'
+  }
+  {
+    name: 'PORT'
+    value: string(appPort)
+  }
+  {
+    name: 'SCORE_DB_PATH'
+    value: '${dataDir}/db.sqlite'
+  }
+  {
+    name: 'STORAGE_FALLBACK'
+    value: 'fail'
+  }
+  {
+    name: 'LOG_LEVEL'
+    value: 'info'
+  }
+  {
+    name: 'OTEL_SERVICE_NAME'
+    value: 'drafty-bird'
+  }
+  {
+    // The sidecar listens on the replica's shared localhost.
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT'
+    value: 'http://localhost:4318'
+  }
+  {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL'
+    value: 'http/protobuf'
+  }
+  {
+    name: 'OTEL_RESOURCE_ATTRIBUTES'
+    value: 'deployment.environment=${stage}'
+  }
+  {
+    name: 'CHAOS_ENABLED'
+    value: chaosEnabled ? 'true' : 'false'
+  }
+]
+var chaosEnv = hasChaosToken ? [
+  {
+    name: 'CHAOS_ADMIN_TOKEN'
+    secretRef: 'chaos-admin-token'
+  }
+] : []
+
+var firstTraffic = [
+  {
+    latestRevision: true
+    weight: 100
+  }
+]
+var pinnedTraffic = [
+  {
+    revisionName: trafficRevisionName
+    label: 'blue'
+    weight: 100
+  }
+]
+
+resource app 'Microsoft.App/containerApps@2024-03-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'web'
+  })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      // Labels and traffic weights exist only in Multiple mode (blue-green in azure-pipelines.yml).
+      activeRevisionsMode: 'Multiple'
+      maxInactiveRevisions: 10
+      ingress: {
+        external: true
+        targetPort: appPort
+        transport: 'auto'
+        allowInsecure: false
+        traffic: empty(trafficRevisionName) ? firstTraffic : pinnedTraffic
+      }
+      registries: [
+        {
+          server: registryLoginServer
+          identity: identityId
+        }
+      ]
+      secrets: concat(baseSecrets, chaosSecrets)
+    }
+    template: {
+      revisionSuffix: revisionSuffix
+      containers: [
+        {
+          name: 'web'
+          image: imageName
+          resources: {
+            cpu: json('0.5')
+            memory: '1Gi'
+          }
+          env: concat(baseEnv, chaosEnv)
+          probes: [
+            {
+              type: 'Startup'
+              httpGet: {
+                path: '/healthz'
+                port: appPort
+              }
+              initialDelaySeconds: 2
+              periodSeconds: 3
+              timeoutSeconds: 2
+              failureThreshold: 20
+            }
+            {
+              type: 'Liveness'
+              httpGet: {
+                path: '/healthz'
+                port: appPort
+              }
+              periodSeconds: 10
+              timeoutSeconds: 3
+              failureThreshold: 3
+            }
+            {
+              type: 'Readiness'
+              httpGet: {
+                path: '/readyz'
+                port: appPort
+              }
+              periodSeconds: 5
+              timeoutSeconds: 3
+              failureThreshold: 3
+            }
+          ]
+          volumeMounts: [
+            {
+              volumeName: 'data'
+              mountPath: dataDir
+            }
+          ]
+        }
+        {
+          name: 'otel-collector'
+          image: collectorImage
+          // Config travels as an env var (env: provider) so no extra volume is needed.
+          args: [
+            '--config=env:OTELCOL_CONFIG'
+          ]
+          resources: {
+            cpu: json('0.25')
+            memory: '0.5Gi'
+          }
+          env: [
+            {
+              name: 'OTELCOL_CONFIG'
+              value: loadTextContent('../otel/collector.yaml')
+            }
+            {
+              name: 'AZURE_CLIENT_ID'
+              value: identityClientId
+            }
+            {
+              name: 'PROMETHEUS_REMOTE_WRITE_URL'
+              value: remoteWriteUrl
+            }
+            {
+              name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+              secretRef: 'appinsights-connection-string'
+            }
+          ]
+        }
+      ]
+      scale: {
+        // One writer while the DB is SQLite on SMB (nobrl: locks do not cross hosts).
+        minReplicas: 1
+        maxReplicas: 1
+      }
+      volumes: [
+        {
+          name: 'data'
+          storageType: 'AzureFile'
+          storageName: storageEntryName
+          mountOptions: dataMountOptions
+        }
+      ]
+    }
+  }
+}
+
+output id string = app.id
+output name string = app.name
+output fqdn string = app.properties.configuration.ingress.fqdn
+output latestRevisionName string = app.properties.latestRevisionName

@@ -1,0 +1,64 @@
+// Secrets for the app. The container app reads them by Key Vault reference with its identity.
+param name string
+param location string
+param tags object
+param readerPrincipalId string
+@secure()
+@description('Empty in production: then no chaos token exists and /ops/chaos is not served.')
+param chaosAdminToken string
+@description('Unix time after which the chaos token expires (rotate with each staging deploy).')
+param secretExpiresAt int
+
+// Key Vault Secrets User (built-in role)
+var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: the ACA environment has no VNet; Key Vault references are resolved over the public endpoint with RBAC.
+  // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109: public network access is needed without a VNet.
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource chaosToken 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(chaosAdminToken)) {
+  // checkov:skip=CKV_AZURE_41: checkov cannot see into conditional resources; attributes.exp is set below (tests/infra checks it).
+  // checkov:skip=CKV_AZURE_114: checkov cannot see into conditional resources; contentType is set below (tests/infra checks it).
+  parent: vault
+  name: 'chaos-admin-token'
+  properties: {
+    value: chaosAdminToken
+    contentType: 'text/plain'
+    attributes: {
+      exp: secretExpiresAt
+    }
+  }
+}
+
+resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, readerPrincipalId, secretsUserRoleId)
+  scope: vault
+  properties: {
+    principalId: readerPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+  }
+}
+
+output name string = vault.name
+output vaultUri string = vault.properties.vaultUri
