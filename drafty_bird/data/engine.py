@@ -6,15 +6,16 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+
+from drafty_bird.data.errors import StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
-
-class StorageCorrupt(Exception):
-    """PRAGMA quick_check failed: the file is left untouched for an operator."""
+__all__ = ["StorageCorrupt", "make_engine", "migrate", "open_database", "prepare_sqlite_file", "quick_check"]
 
 
 def make_engine(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
@@ -54,7 +55,31 @@ def quick_check(engine: Engine) -> None:
     with engine.connect() as conn:
         rows = [r[0] for r in conn.execute(text("PRAGMA quick_check")).fetchall()]
     if rows != ["ok"]:
-        raise StorageCorrupt("; ".join(rows[:5]))
+        raise StorageCorrupt("PRAGMA quick_check: " + "; ".join(rows[:5]))
+
+
+def open_database(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
+    """Start-up: create the directory, check an existing file, migrate, check again.
+
+    An existing file is checked before migrating, so a corrupt one is never written to.
+    Raises a data.errors.StorageUnavailable subclass; the caller decides fail vs memory.
+    """
+    engine = None
+    try:
+        path = None if not url.startswith("sqlite:///") else Path(url.removeprefix("sqlite:///"))
+        if path is not None and str(path) != ":memory:":
+            prepare_sqlite_file(path)
+        engine = make_engine(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms)
+        if path is not None and path.exists() and path.stat().st_size > 0:
+            quick_check(engine)
+        migrate(engine)
+        quick_check(engine)
+        return engine
+    except (SQLAlchemyError, OSError, StorageUnavailable) as exc:
+        if engine is not None:
+            engine.dispose()
+        domain = classify(exc) or StorageWriteFailed(f"cannot open database: {exc}".splitlines()[0])
+        raise domain from exc
 
 
 def migrate(engine: Engine) -> None:

@@ -17,15 +17,17 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, Row, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from drafty_bird.data.engine import make_engine, migrate, open_database
 from drafty_bird.data.errors import NotWriter, StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify, is_busy
 from drafty_bird.data.lease import WriterLease
 from drafty_bird.data.models import Score, ScoreCount, utcnow
@@ -72,6 +74,8 @@ class ScoreStore:
         self.unavailable = unavailable
         # Set by the last failed write (disk full, read-only); cleared by the next success.
         self.degraded: str | None = None
+        # Set when a call found the file corrupt; cleared by the next successful ping.
+        self.corrupt: str | None = None
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-write")
         # One in-memory connection cannot be shared between threads: everything on one.
         single = engine.pool.__class__.__name__ == "StaticPool"
@@ -92,8 +96,14 @@ class ScoreStore:
                 raise
             if isinstance(domain, StorageWriteFailed):
                 self.degraded = domain.reason
+            if isinstance(domain, StorageCorrupt):
+                self.corrupt = domain.reason
             log.error("storage call failed", extra={"error": domain.reason, "kind": type(domain).__name__})
             raise domain from exc
+
+    def healthy(self) -> bool:
+        """Storage usable for reads (the storage_ready metric); writes may still be refused."""
+        return self.unavailable is None and self.corrupt is None
 
     def is_writer(self) -> bool:
         return self.unavailable is None and (self.lease is None or self.lease.held())
@@ -112,7 +122,7 @@ class ScoreStore:
         self._require_writer()
         return await self._run(self._write_pool, self._add, player, score, run_id)
 
-    async def top(self, limit: int) -> list[Score]:
+    async def top(self, limit: int) -> list[Row]:
         return await self._run(self._read_pool, self._top, limit)
 
     async def high_score(self) -> int:
@@ -183,10 +193,15 @@ class ScoreStore:
     def _high_score_in(session: Session) -> int:
         return int(session.exec(select(func.coalesce(func.max(ScoreCount.score), 0)).where(ScoreCount.n > 0)).one())
 
-    def _top(self, limit: int) -> list[Score]:
-        with Session(self.engine) as session:
-            stmt = select(Score).order_by(col(Score.score).desc(), col(Score.created_at).asc(), col(Score.id).asc())
-            return list(session.exec(stmt.limit(limit)).all())
+    def _top(self, limit: int) -> list[Row]:
+        # Plain rows, not ORM objects: the hottest read skips identity-map work.
+        stmt = (
+            select(Score.player, Score.score, Score.created_at)
+            .order_by(col(Score.score).desc(), col(Score.created_at).asc(), col(Score.id).asc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).all())
 
     def _high_score(self) -> int:
         with Session(self.engine) as session:
@@ -196,3 +211,38 @@ class ScoreStore:
         with self.engine.connect() as conn:
             # Reads a real table: a replaced or corrupted file fails here, not just "SELECT 1".
             conn.execute(text("SELECT version_num FROM alembic_version LIMIT 1"))
+        self.corrupt = None
+
+
+def open_store(
+    url: str,
+    *,
+    fallback: str,
+    journal_mode: str = "delete",
+    busy_timeout_ms: int = 5000,
+    lease_path: Path | None = None,
+    lease_ttl_s: float = 15.0,
+) -> tuple[ScoreStore, str]:
+    """The store for start-up and its storage_mode ("sqlite", "postgresql", "memory" or "unavailable").
+
+    fallback="memory" serves from an in-memory DB when the file cannot be used (the
+    original app); "fail" returns a store that refuses every call, so the process stays
+    up but not ready, and the file is never touched again by this process.
+    lease_path: the single-writer lease file (SQLite files only); its first tick runs here,
+    so a lone instance is the writer before it serves.
+    """
+    try:
+        engine = open_database(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms)
+    except StorageUnavailable as exc:
+        if fallback == "memory":
+            log.error("storage unusable, serving from memory", extra={"error": exc.reason})
+            memory = make_engine("sqlite://")
+            migrate(memory)
+            return ScoreStore(memory), "memory"
+        log.error("storage unusable: not ready until fixed", extra={"error": exc.reason, "kind": type(exc).__name__})
+        return ScoreStore(make_engine("sqlite://"), unavailable=exc), "unavailable"
+    lease = None
+    if lease_path is not None:
+        lease = WriterLease(lease_path, ttl_s=lease_ttl_s)
+        lease.tick()
+    return ScoreStore(engine, lease=lease), engine.dialect.name
