@@ -27,6 +27,7 @@ export const GAP_MARGIN = 50; // min distance of a gap from ceiling and floor
 export const MAX_GAP_SHIFT = 170; // cap on gap-centre change between neighbours
 export const DRAFT_ACCEL = 0.04; // px/tick^2 per draft level, inside a duct's column
 
+export const MAX_INPUTS = 5000; // the server's cap on a run's flap list (data/models.py)
 export const MAX_TICKS = 60 * 60 * 60; // one hour of play: simulate() never spins forever
 export const MAX_FRAME_MS = 250; // a stalled tab does not fast-forward into a wall
 

@@ -1,0 +1,55 @@
+"""Playwright helpers for the game: page checks, a test autopilot, DB reads."""
+
+import sqlite3
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+STATE = "window.__draftyBird.state()"
+# Physics constants the autopilot needs; the page exposes the rest.
+LOOKAHEAD_TICKS = 3
+SAFETY_PX = 8
+
+
+def open_game(page: Page, url: str) -> dict:
+    page.goto(url)
+    page.wait_for_function("window.__draftyBird && window.__draftyBird.state().frames > 2", timeout=15_000)
+    return page.evaluate(STATE)
+
+
+def wants_flap(state: dict, c: dict, margin_px: float = SAFETY_PX) -> bool:
+    """Flap when, left alone, the bird would sink below the next gap's safe bottom soon."""
+    if state["pendingFlap"]:
+        return False
+    nxt = state["next"]
+    floor = min(nxt["gapY"] + nxt["gap"] / 2, c["BOARD_H"] - c["GROUND_H"]) - c["BIRD_R"] - margin_px
+    y, vy = state["y"], state["vy"]
+    for _ in range(LOOKAHEAD_TICKS):
+        vy = min(vy + c["GRAVITY"], c["MAX_FALL_VY"])
+        y += vy
+    return y > floor
+
+
+def autopilot_realtime(page: Page, target: int, timeout_s: float = 90) -> dict:
+    """Play the running game with real Space presses until it scores `target`, then stop flapping.
+
+    Reads state through the debug handle; returns the final state once the run is over.
+    """
+    c = page.evaluate("window.__draftyBird.constants")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        s = page.evaluate(STATE)
+        if s["phase"] == "over":
+            return s
+        # Extra margin in real time: a round trip to the page can cost a tick or two.
+        if s["score"] < target and wants_flap(s, c, margin_px=SAFETY_PX + 6):
+            page.keyboard.press("Space")
+    raise AssertionError(f"run did not end within {timeout_s}s: {page.evaluate(STATE)}")
+
+
+def db_rows(db_path: Path, run_id: str | None = None) -> list[tuple]:
+    with sqlite3.connect(db_path) as conn:
+        if run_id is None:
+            return conn.execute("SELECT player, score, run_id FROM scores").fetchall()
+        return conn.execute("SELECT player, score, run_id FROM scores WHERE run_id = ?", (run_id,)).fetchall()
