@@ -1,0 +1,257 @@
+"""Static verification of infra/*.bicep (no Azure here: nothing is deployed).
+
+pycep-parser must parse every file, and policy tests check what checkov has no checks
+for on Container Apps. Values are read from the parsed templates, compared with the app's
+own defaults, the Dockerfile and the real server's route list.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from drafty_bird.settings import Settings
+from tests.infra import dockerfile
+from tests.infra.bicep import INFRA, ROOT, Either, Module, bicep_files, parse, possible_items
+from tests.server import start_server
+
+APP = INFRA / "modules" / "app.bicep"
+SECRETISH = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CONNECTION_STRING|CREDENTIAL", re.I)
+
+
+@pytest.fixture(scope="module")
+def app_module() -> Module:
+    return Module(APP)
+
+
+@pytest.fixture(scope="module")
+def container_app(app_module: Module) -> dict:
+    _, res = app_module.resource("Microsoft.App/containerApps")
+    return res
+
+
+@pytest.fixture(scope="module")
+def web(app_module: Module, container_app: dict) -> dict:
+    containers = container_app["properties"]["template"]["containers"]
+    found = [c for c in containers if c["name"] == "web"]
+    assert len(found) == 1, "exactly one container named web"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def web_env(app_module: Module, web: dict) -> dict[str, dict]:
+    entries = possible_items(app_module.resolve(web["env"]))
+    return {e["name"]: e for e in entries}
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_bicep_file_parses(path: Path) -> None:
+    doc = parse(path)
+    assert doc.get("resources") or doc.get("modules"), f"{path} parsed to nothing"
+
+
+def test_bicep_files_exist_for_the_layout() -> None:
+    names = {p.relative_to(INFRA).as_posix() for p in bicep_files()}
+    assert {"main.bicep", "modules/app.bicep", "modules/alerts.bicep", "modules/environment.bicep"} <= names
+
+
+def test_main_is_subscription_scoped_and_azd_parameters_match() -> None:
+    main = Module(INFRA / "main.bicep")
+    assert main.doc["globals"]["scope"]["value"] == "subscription"
+    declared = set(main.parameters)
+    required = {name for name, p in main.parameters.items() if "default" not in p}
+    for file in [INFRA / "main.parameters.json", *sorted((INFRA / "params").glob("*.json"))]:
+        given = set(json.loads(file.read_text())["parameters"])
+        assert given <= declared, f"{file.name} sets unknown parameters {given - declared}"
+    azd = set(json.loads((INFRA / "main.parameters.json").read_text())["parameters"])
+    assert required <= azd, f"azd parameters miss required {required - azd}"
+    assert "actionGroupId" in declared
+
+
+def test_staging_and_production_parameter_sets() -> None:
+    staging = json.loads((INFRA / "params/staging.parameters.json").read_text())["parameters"]
+    production = json.loads((INFRA / "params/production.parameters.json").read_text())["parameters"]
+    assert staging["stage"]["value"] == "staging" and production["stage"]["value"] == "production"
+    assert production["chaosEnabled"]["value"] is False
+    assert production["chaosAdminToken"]["value"] == "", "production must not get a chaos admin token"
+    # The staging token is a pipeline secret, never a committed value.
+    assert "chaosAdminToken" not in staging
+
+
+def test_azure_yaml_points_azd_at_the_container_app() -> None:
+    azd = yaml.safe_load((ROOT / "azure.yaml").read_text())
+    assert azd["infra"]["path"] == "infra" and azd["infra"]["module"] == "main"
+    assert azd["services"]["web"]["host"] == "containerapp"
+    assert "'azd-service-name'" in json.dumps(parse(APP)["resources"]["app"]["config"]["tags"])
+
+
+def test_container_app_api_version_is_ga_and_recent(container_app: dict) -> None:
+    version = container_app["api_version"]
+    assert not version.endswith("-preview") and version >= "2024-03-01", version
+
+
+def test_multiple_revision_mode_and_single_replica(app_module: Module, container_app: dict) -> None:
+    props = container_app["properties"]
+    assert props["configuration"]["activeRevisionsMode"] == "Multiple"
+    scale = app_module.resolve(props["template"]["scale"])
+    assert scale["maxReplicas"] == 1 and scale["minReplicas"] == 1, "SQLite on SMB: exactly one replica"
+    assert props["template"]["revisionSuffix"] == "revisionSuffix" and "revisionSuffix" in app_module.parameters
+
+
+def test_ingress_is_external_https_only_on_the_app_port(app_module: Module, container_app: dict) -> None:
+    ingress = app_module.resolve(container_app["properties"]["configuration"]["ingress"])
+    assert ingress["external"] is True
+    assert ingress["allowInsecure"] is False
+    app_port = Settings.model_fields["port"].default
+    assert ingress["targetPort"] == app_port
+    assert dockerfile.final_stage().all("EXPOSE") == [str(app_port)]
+
+
+def test_traffic_never_uses_weights_without_multiple_mode(app_module: Module, container_app: dict) -> None:
+    traffic = possible_items(app_module.resolve(container_app["properties"]["configuration"]["ingress"]["traffic"]))
+    assert sum(t["weight"] for t in traffic if "latestRevision" in t) == 100
+    assert any(t.get("label") == "blue" for t in traffic), "re-provision pins traffic to the blue label"
+
+
+def test_probes_liveness_readiness_startup(app_module: Module, web: dict) -> None:
+    probes = {p["type"]: app_module.resolve(p) for p in web["probes"]}
+    assert set(probes) == {"Liveness", "Readiness", "Startup"}
+    assert probes["Liveness"]["httpGet"]["path"] == "/healthz"
+    assert probes["Readiness"]["httpGet"]["path"] == "/readyz"
+    for probe in probes.values():
+        assert probe["httpGet"]["port"] == Settings.model_fields["port"].default
+
+
+def test_probe_paths_are_routes_of_the_real_app(app_module: Module, web: dict, tmp_path: Path) -> None:
+    paths = {app_module.resolve(p)["httpGet"]["path"] for p in web["probes"]}
+    with start_server(tmp_path) as server:
+        spec = httpx.get(server.url + "/openapi.json", timeout=10).json()
+        for path in paths:
+            assert path in spec["paths"], f"probe path {path} is not an app route: {sorted(spec['paths'])}"
+            assert httpx.get(server.url + path, timeout=10).status_code == 200, path
+
+
+def test_resources_half_cpu_one_gib(app_module: Module, web: dict) -> None:
+    resources = app_module.resolve(web["resources"])
+    assert resources == {"cpu": 0.5, "memory": "1Gi"}
+
+
+def test_data_volume_is_score_db_dir_with_nobrl_and_the_image_uid(app_module: Module, container_app: dict, web: dict, web_env: dict) -> None:
+    mounts = app_module.resolve(web["volumeMounts"])
+    volumes = {v["name"]: app_module.resolve(v) for v in container_app["properties"]["template"]["volumes"]}
+    db_dir = posixpath.dirname(web_env["SCORE_DB_PATH"]["value"])
+    assert web_env["SCORE_DB_PATH"]["value"] == "/data/db.sqlite"
+    data_mounts = [m for m in mounts if m["mountPath"] == db_dir]
+    assert len(data_mounts) == 1, f"no volume mounted at {db_dir}: {mounts}"
+    volume = volumes[data_mounts[0]["volumeName"]]
+    assert volume["storageType"] == "AzureFile"
+    options = volume["mountOptions"].split(",")
+    uid, gid = dockerfile.final_stage().user()
+    assert "nobrl" in options
+    assert f"uid={uid}" in options and f"gid={gid}" in options, options
+
+
+def test_required_environment(web_env: dict) -> None:
+    assert web_env["STORAGE_FALLBACK"]["value"] == "fail"
+    assert web_env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http://localhost:")
+    for name in ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        assert name in web_env
+    assert "secretRef" in web_env["CHAOS_ADMIN_TOKEN"]
+
+
+def test_no_secret_is_a_plain_env_value(app_module: Module, container_app: dict) -> None:
+    secure_params = {n for n, p in app_module.parameters.items() if "secure" in json.dumps(p.get("decorators", []))}
+    for container in container_app["properties"]["template"]["containers"]:
+        for entry in possible_items(app_module.resolve(container["env"])):
+            raw = json.dumps(entry, default=repr)
+            if SECRETISH.search(entry["name"]):
+                assert "secretRef" in entry and "value" not in entry, f"{container['name']}: {entry['name']} must be a secretRef"
+            assert "listKeys" not in raw and "list_keys" not in raw, entry
+            assert not any(p in raw for p in secure_params), entry
+
+
+def test_secrets_are_key_vault_references_or_derived(app_module: Module, container_app: dict) -> None:
+    secrets = possible_items(app_module.resolve(container_app["properties"]["configuration"]["secrets"]))
+    by_name = {s["name"]: s for s in secrets}
+    chaos = by_name["chaos-admin-token"]
+    assert "keyVaultUrl" in chaos and "value" not in chaos and chaos["identity"] == "identityId"
+
+
+def test_registry_pull_uses_the_user_assigned_identity(app_module: Module, container_app: dict) -> None:
+    assert container_app["identity"]["type"] == "UserAssigned"
+    registries = container_app["properties"]["configuration"]["registries"]
+    assert registries and all(r.get("identity") == "identityId" and "passwordSecretRef" not in r for r in registries)
+
+
+def test_platform_resources_are_locked_down() -> None:
+    _, acr = Module(INFRA / "modules/registry.bicep").resource("Microsoft.ContainerRegistry/registries")
+    assert acr["properties"]["adminUserEnabled"] is False
+    storage_mod = Module(INFRA / "modules/storage.bicep")
+    _, account = storage_mod.resource("Microsoft.Storage/storageAccounts")
+    props = account["properties"]
+    assert props["supportsHttpsTrafficOnly"] is True and props["minimumTlsVersion"] == "TLS1_2"
+    assert props["allowBlobPublicAccess"] is False
+    _, share = storage_mod.resource("Microsoft.Storage/storageAccounts/fileServices/shares")
+    assert share["properties"]["shareQuota"] == "shareQuotaGiB"
+    _, secret = Module(INFRA / "modules/keyvault.bicep").resource("Microsoft.KeyVault/vaults/secrets")
+    assert secret["properties"]["contentType"] and secret["properties"]["attributes"]["exp"]
+
+
+def test_no_output_exposes_a_key() -> None:
+    for path in bicep_files():
+        for name, output in (parse(path).get("outputs") or {}).items():
+            raw = json.dumps(output)
+            assert "list_keys" not in raw and "listKeys" not in raw and "sharedKey" not in raw, f"{path.name}: output {name}"
+            assert not SECRETISH.search(name) or name.endswith("_NAME"), f"{path.name}: output {name} looks secret"
+
+
+def test_identity_roles_acr_pull_and_metrics_publisher() -> None:
+    text = (INFRA / "modules/registry.bicep").read_text() + (INFRA / "modules/monitoring.bicep").read_text()
+    assert "7f951dff-4ed8-4eb7-b5a4-9c2ae7f7b9ae" in text, "AcrPull"
+    assert "3913510d-42f4-4e42-8a64-420c390055eb" in text, "Monitoring Metrics Publisher"
+    monitoring = Module(INFRA / "modules/monitoring.bicep")
+    for kind in ("Microsoft.Monitor/accounts", "Microsoft.Insights/dataCollectionEndpoints", "Microsoft.Insights/dataCollectionRules", "Microsoft.Insights/components", "Microsoft.OperationalInsights/workspaces"):
+        monitoring.resource(kind)
+
+
+def test_collector_sidecar_scrapes_the_app_and_ships_to_azure(app_module: Module, container_app: dict) -> None:
+    sidecars = [c for c in container_app["properties"]["template"]["containers"] if c["name"] != "web"]
+    assert len(sidecars) == 1
+    env = {e["name"]: e for e in possible_items(app_module.resolve(sidecars[0]["env"]))}
+    config = yaml.safe_load(env["OTELCOL_CONFIG"]["value"])
+    assert config == yaml.safe_load((INFRA / "otel/collector.yaml").read_text())
+    scrape = config["receivers"]["prometheus"]["config"]["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics"
+    assert scrape["static_configs"][0]["targets"] == [f"localhost:{Settings.model_fields['port'].default}"]
+    assert scrape["job_name"] == "drafty-bird", "alert rules select job=drafty-bird"
+    assert "revision" in scrape["static_configs"][0]["labels"], "the release gate filters by revision"
+    exporters = config["exporters"]
+    assert exporters["prometheusremotewrite"]["auth"]["authenticator"] == "azureauth"
+    assert "managed_identity" in config["extensions"]["azureauth"]
+    pipelines = config["service"]["pipelines"]
+    assert pipelines["metrics"]["exporters"] == ["prometheusremotewrite"]
+    assert pipelines["traces"]["exporters"] == ["azuremonitor"]
+    assert "secretRef" in env["APPLICATIONINSIGHTS_CONNECTION_STRING"]
+    # Sidecar + app must be a valid ACA consumption size (0.75 vCPU / 1.5Gi).
+    cpu = sum(app_module.resolve(c["resources"])["cpu"] for c in container_app["properties"]["template"]["containers"])
+    assert cpu == 0.75
+
+
+def test_metric_alerts_on_5xx_requests_and_restarts() -> None:
+    alerts = Module(INFRA / "modules/alerts.bicep")
+    found = {}
+    for name, res in alerts.doc["resources"].items():
+        if res["type"] == "Microsoft.Insights/metricAlerts":
+            criteria = res["config"]["properties"]["criteria"]["allOf"]
+            found[name] = criteria[0]
+    metrics = {c["metricName"]: c for c in found.values()}
+    assert set(metrics) == {"Requests", "RestartCount"}
+    assert metrics["Requests"]["dimensions"][0]["name"] == "statusCodeCategory"
+    assert metrics["Requests"]["dimensions"][0]["values"] == ["5xx"]
+    assert "actionGroupId" in alerts.parameters
