@@ -16,6 +16,7 @@ from drafty_bird.data.engine import StorageCorrupt, make_engine, migrate, prepar
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import health
+from drafty_bird.ops import chaos, chaos_admin, metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
@@ -64,11 +65,37 @@ def open_store(settings: Settings) -> tuple[ScoreStore, str]:
         return ScoreStore(engine), "memory"
 
 
+def install_observability(settings: Settings) -> None:
+    """Chaos, /metrics, the metrics middleware (outside the access log) and server spans."""
+    chaos.configure(settings.chaos)
+    if settings.chaos_admin_token is not None:
+        chaos_admin.register(app, settings.chaos_admin_token.get_secret_value())
+    metrics.install(
+        app, version=__version__, revision=settings.container_app_revision, chaos_enabled=lambda: chaos.chaos_state().enabled
+    )
+    if not settings.instrumentation_enabled:
+        return
+    app.add_middleware(metrics.MetricsMiddleware)
+    resource = tracing.build_resource(
+        version=__version__,
+        environment=settings.deployment_environment,
+        revision=settings.container_app_revision,
+        replica=settings.container_app_replica_name,
+    )
+    exporters = tracing.choose_exporters(
+        endpoint=settings.otel_exporter_otlp_traces_endpoint or settings.otel_exporter_otlp_endpoint,
+        protocol=settings.otel_exporter_otlp_protocol,
+        exporters=settings.otel_traces_exporter,
+    )
+    tracing.setup_tracing(app, resource, exporters)  # wraps the whole stack: outermost
+
+
 def build(settings: Settings) -> Runtime:
     """Configure NiceGUI's global app. Called once per process, before ui.run."""
     configure_logging(settings.log_level)
     store, storage_mode = open_store(settings)
-    service = LeaderboardService(store)
+    # The proxy times every store call; off with instrumentation, for the benchmark.
+    service = LeaderboardService(metrics.TimedStore(store) if settings.instrumentation_enabled else store)
     readiness = health.Readiness(storage_mode=storage_mode, check=store.ping)
 
     app.state.leaderboard = service
@@ -78,7 +105,11 @@ def build(settings: Settings) -> Runtime:
     install_error_handlers(app)
     # add_middleware wraps outermost last: the access log sees the 413s too.
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
+    if settings.instrumentation_enabled:
+        app.add_middleware(tracing.RequestIdSpanMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
     register_pages(service)
@@ -86,9 +117,11 @@ def build(settings: Settings) -> Runtime:
     async def shutdown() -> None:
         readiness.draining = True
         store.close()
+        await tracing.shutdown_tracing()  # last: spans of the drain get exported too
         log.info("shutdown complete")
 
     app.on_shutdown(shutdown)
+    app.on_startup(lambda: metrics.prime_high_score(service.high_score))
     log.info("starting", extra={"version": __version__, "storage_mode": storage_mode, "port": settings.port})
     return Runtime(settings, store, service, readiness)
 

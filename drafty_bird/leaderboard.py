@@ -9,10 +9,14 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 
+from opentelemetry import trace
+
 from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
 from drafty_bird.data.store import ScoreStore
+from drafty_bird.ops import metrics
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 LIVE_BOARD_SIZE = 10
 TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
@@ -25,10 +29,21 @@ class LeaderboardService:
 
     async def start_game(self) -> GameStart:
         # The seed drives the browser's deterministic obstacle course for this run.
+        metrics.game_started()
         return GameStart(run_id=uuid.uuid4().hex, seed=secrets.randbelow(2**31))
 
     async def submit(self, entry: ScoreCreate) -> ScoreResult:
-        stored = await self.store.add(entry.player, entry.score, entry.run_id)
+        # Counted here, not in the route, so scores from the page and the API count alike.
+        with tracer.start_as_current_span("score.submit", attributes={"score": entry.score}) as span:
+            try:
+                stored = await self.store.add(entry.player, entry.score, entry.run_id)
+            except Exception as exc:
+                span.set_attribute("result", metrics.submission_failed(exc))
+                raise
+            outcome = "duplicate" if stored.duplicate else "stored"
+            span.set_attribute("result", outcome)
+            metrics.score_submitted(outcome)
+            metrics.set_high_score(stored.high_score)
         row = stored.row
         result = ScoreResult(
             stored=ScoreRead(player=row.player, score=row.score, createdAt=row.created_at),
@@ -42,7 +57,9 @@ class LeaderboardService:
         return result
 
     async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
-        rows = await self.store.top(limit)
+        with tracer.start_as_current_span("leaderboard.query", attributes={"limit": limit}) as span:
+            rows = await self.store.top(limit)
+            span.set_attribute("result", len(rows))
         return [ScoreRead(player=r.player, score=r.score, createdAt=r.created_at) for r in rows]
 
     async def leaderboard(self, limit: int) -> Leaderboard:

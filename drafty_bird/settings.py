@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from drafty_bird.ops.chaos import ChaosConfig, ErrorRate, LatencyMs, check_latency_order, parse_routes
 
 
 class Settings(BaseSettings):
@@ -31,10 +33,61 @@ class Settings(BaseSettings):
     # Exposes window.__draftyBird in the page so Playwright can read game state.
     game_test_hooks: bool = False
 
-    @field_validator("log_level", "storage_fallback", "sqlite_journal_mode", mode="before")
+    # Observability. Off only for the overhead benchmark: metrics middleware and tracing.
+    instrumentation_enabled: bool = True
+    deployment_environment: str = Field("development", min_length=1, max_length=64)
+    # Set by Azure Container Apps in every replica; labels metrics and traces.
+    container_app_revision: str = ""
+    container_app_replica_name: str = ""
+    # Standard OTel variables: export only when an endpoint is set (or console asked for).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    otel_traces_exporter: str = "otlp"
+
+    # Chaos (staging drills); the bounds live in ops.chaos, shared with PUT /ops/chaos.
+    chaos_enabled: bool = False
+    chaos_error_rate: ErrorRate = 0.0
+    chaos_latency_ms_p50: LatencyMs = 0.0
+    chaos_latency_ms_p99: LatencyMs = 0.0
+    chaos_routes: str = "/score,/leaderboard"
+    chaos_seed: int = 42
+    # When set, GET/PUT /ops/chaos exist and need "Authorization: Bearer <token>".
+    chaos_admin_token: SecretStr | None = None
+
+    @field_validator("log_level", "storage_fallback", "sqlite_journal_mode", "otel_exporter_otlp_protocol", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("chaos_latency_ms_p99")
+    @classmethod
+    def _p99_not_below_p50(cls, value: float, info: ValidationInfo) -> float:
+        check_latency_order(info.data.get("chaos_latency_ms_p50", 0.0), value)
+        return value
+
+    @field_validator("chaos_admin_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a random secret)")
+        return value
+
+    @field_validator("chaos_routes")
+    @classmethod
+    def _routes(cls, value: str) -> str:
+        return ",".join(parse_routes(value))
+
+    @property
+    def chaos(self) -> ChaosConfig:
+        return ChaosConfig(
+            enabled=self.chaos_enabled,
+            error_rate=self.chaos_error_rate,
+            latency_ms_p50=self.chaos_latency_ms_p50,
+            latency_ms_p99=self.chaos_latency_ms_p99,
+            routes=self.chaos_routes,
+            seed=self.chaos_seed,
+        )
 
     @property
     def db_url(self) -> str:
@@ -48,7 +101,8 @@ class SettingsError(Exception):
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-    return f"invalid {name}={err.get('input')!r}: {err['msg']}"
+    shown = "<redacted>" if name.endswith("TOKEN") else repr(err.get("input"))  # never echo a secret
+    return f"invalid {name}={shown}: {err['msg']}"
 
 
 def _check_db_dir(settings: Settings) -> None:

@@ -8,6 +8,7 @@ import logging
 import sys
 from contextvars import ContextVar
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -17,6 +18,10 @@ class _RequestContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id_var.get()
+        # The active span's ids tie each log line to its trace (null outside a span).
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else None
+        record.span_id = format(ctx.span_id, "016x") if ctx.is_valid else None
         return True
 
 
@@ -25,7 +30,7 @@ def configure_logging(level: str = "info") -> None:
     handler.addFilter(_RequestContext())
     handler.setFormatter(
         JsonFormatter(
-            "{levelname}{name}{message}{request_id}",
+            "{levelname}{name}{message}{request_id}{trace_id}{span_id}",
             style="{",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp=True,

@@ -1,0 +1,114 @@
+"""OpenTelemetry traces: resource, exporter choice, FastAPI server spans, flush on shutdown.
+
+Exports only when an OTLP endpoint is configured (or OTEL_TRACES_EXPORTER=console);
+otherwise spans exist just long enough to put trace ids into the logs. The original
+app printed ~1.8 KB of spans per request to stdout; this one never does by default.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from drafty_bird.ops.logging import request_id_var
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "drafty-bird"
+# Regexes searched in the full URL. Probes and scrapes every few seconds, and NiceGUI's
+# assets and websocket (hundreds of spans per session), would drown the useful traces.
+EXCLUDED_URLS = r"://[^/]+/(healthz|readyz|metrics)/?(\?|$),://[^/]+/_nicegui"
+FLUSH_TIMEOUT_MS = 5000
+
+_provider: TracerProvider | None = None
+
+
+def build_resource(*, version: str, environment: str, revision: str = "", replica: str = "") -> Resource:
+    attributes: dict[str, Any] = {
+        "service.name": SERVICE_NAME,
+        "service.version": version,
+        "deployment.environment": environment,
+        "deployment.environment.name": environment,  # the newer semantic-convention name
+    }
+    if revision:
+        attributes["cloud.platform"] = "azure_container_apps"
+        attributes["azure.container_app.revision"] = revision
+    if replica:
+        attributes["azure.container_app.replica"] = replica
+        attributes["service.instance.id"] = replica
+    return Resource.create(attributes)
+
+
+def choose_exporters(*, endpoint: str | None, protocol: str, exporters: str) -> list[SpanExporter]:
+    """OTEL_TRACES_EXPORTER (otlp|console|none, comma-separated) and the endpoint decide."""
+    wanted = {name.strip().lower() for name in exporters.split(",") if name.strip()}
+    chosen: list[SpanExporter] = []
+    if endpoint and "otlp" in wanted:
+        # The exporters read the endpoint, headers and timeouts from the standard OTEL_* variables.
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+            chosen.append(GrpcExporter())
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+            chosen.append(HttpExporter())
+    if "console" in wanted:
+        chosen.append(ConsoleSpanExporter())
+    return chosen
+
+
+def setup_tracing(app: Any, resource: Resource, exporters: list[SpanExporter]) -> TracerProvider:
+    """Install the global tracer provider and the FastAPI server spans. Call before ui.run."""
+    global _provider
+    provider = TracerProvider(resource=resource)
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=EXCLUDED_URLS,
+        # Per-message "http send/receive" child spans add nothing an operator reads.
+        exclude_spans=["receive", "send"],
+    )
+    log.info(
+        "tracing configured",
+        extra={"exporters": [type(e).__name__ for e in exporters] or ["none"]},
+    )
+    return provider
+
+
+async def shutdown_tracing() -> None:
+    """Flush pending spans and stop exporting; the shutdown sequence awaits this."""
+    provider = _provider
+    if provider is None:
+        return
+
+    def flush() -> None:
+        provider.force_flush(FLUSH_TIMEOUT_MS)
+        provider.shutdown()
+
+    await asyncio.to_thread(flush)  # an export can take seconds: not on the event loop
+
+
+class RequestIdSpanMiddleware:
+    """Puts the access log's request id on the server span (pure ASGI, inside the access log)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            span = trace.get_current_span()
+            if span.is_recording():
+                # Same key as the JSON log field, so one search term finds both.
+                span.set_attribute("request_id", request_id_var.get() or "")
+        await self.app(scope, receive, send)
