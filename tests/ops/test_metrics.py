@@ -40,7 +40,6 @@ def test_every_documented_metric_is_exported(server: RunningServer) -> None:
         "drafty_bird_chaos_enabled",
         "drafty_bird_score_submissions_total",
         "drafty_bird_db_operation_duration_seconds_bucket",
-        "drafty_bird_storage_ready",
         "drafty_bird_ws_clients",
         "drafty_bird_build_info",
         "process_cpu_seconds_total",
