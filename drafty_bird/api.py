@@ -14,7 +14,7 @@ def get_service(request: Request) -> LeaderboardService:
 
 ServiceDep = Annotated[LeaderboardService, Depends(get_service)]
 
-ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 500, 503)}
+ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 429, 500, 503)}
 
 router = APIRouter(tags=["game"], responses=ERRORS)
 

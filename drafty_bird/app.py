@@ -1,25 +1,31 @@
 """Wires the service onto NiceGUI's FastAPI app and runs it.
 
-Start-up, in order: settings, logs, storage (migrate + check), routes and pages, serve.
-Shutdown, in order: drop readiness, let uvicorn drain in-flight requests, close storage.
+Start-up, in order: settings, logs, storage (migrate + check, writer lease), routes
+and pages, serve; once serving: lease renewal, periodic backups, the SIGTERM handler.
+Shutdown (SIGTERM), in order: /readyz 503 at once; stop new writes, finish queued ones,
+release the writer lease (the other revision takes over); wait SHUTDOWN_DELAY_S so the
+load balancer sees 503; stop listening and let in-flight requests finish; stop
+background tasks; close storage.
 """
 
+import asyncio
 import logging
 import sys
 from dataclasses import dataclass
 
 from nicegui import app, ui
-from sqlalchemy.exc import SQLAlchemyError
 
 from drafty_bird import __version__, api
-from drafty_bird.data.engine import StorageCorrupt, make_engine, migrate, prepare_sqlite_file, quick_check
-from drafty_bird.data.store import ScoreStore
+from drafty_bird.data import backup, lease
+from drafty_bird.data.store import ScoreStore, open_store as open_score_store
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import health
 from drafty_bird.ops import chaos, chaos_admin, metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
+from drafty_bird.ops import lifecycle, storage_metrics
 from drafty_bird.ops.errors import install_error_handlers
+from drafty_bird.ops.ratelimit import RateLimitMiddleware
 from drafty_bird.ops.logging import configure_logging
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from drafty_bird.ui.pages import register_pages
@@ -43,26 +49,21 @@ class Runtime:
 
 
 def open_store(settings: Settings) -> tuple[ScoreStore, str]:
-    """The configured DB, migrated and checked; or memory when STORAGE_FALLBACK=memory."""
-    try:
-        if not settings.database_url:
-            prepare_sqlite_file(settings.score_db_path)
-        engine = make_engine(
-            settings.db_url,
-            journal_mode=settings.sqlite_journal_mode,
-            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        )
-        migrate(engine)
-        quick_check(engine)
-        return ScoreStore(engine), engine.dialect.name
-    except (OSError, SQLAlchemyError, StorageCorrupt) as exc:
-        where = "DATABASE_URL" if settings.database_url else f"SCORE_DB_PATH={settings.score_db_path}"
-        if settings.storage_fallback != "memory":
-            raise StartupError(f"storage unusable ({where}): {type(exc).__name__}: {exc}".splitlines()[0]) from None
-        log.error("storage unusable, serving from memory", extra={"where": where, "error": str(exc)})
-        engine = make_engine("sqlite://")
-        migrate(engine)
-        return ScoreStore(engine), "memory"
+    """The configured DB, checked and migrated, with the writer lease for a SQLite file.
+
+    An unwritable directory already failed in load_settings (config error, exit 2). A
+    corrupt, locked or full file keeps the process up: not ready under
+    STORAGE_FALLBACK=fail, served from memory under =memory.
+    """
+    file_backed = not settings.database_url
+    return open_score_store(
+        settings.db_url,
+        fallback=settings.storage_fallback,
+        journal_mode=settings.sqlite_journal_mode,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        lease_path=lease.lease_path(settings.score_db_path) if file_backed else None,
+        lease_ttl_s=settings.writer_lease_ttl_s,
+    )
 
 
 def install_observability(settings: Settings) -> None:
@@ -97,6 +98,13 @@ def build(settings: Settings) -> Runtime:
     # The proxy times every store call; off with instrumentation, for the benchmark.
     service = LeaderboardService(metrics.TimedStore(store) if settings.instrumentation_enabled else store)
     readiness = health.Readiness(storage_mode=storage_mode, check=store.ping)
+    readiness.extra["writer"] = store.is_writer
+    readiness.extra["degraded"] = lambda: storage_mode == "memory" or store.degraded is not None
+    storage_metrics.bind(
+        ready=store.healthy,
+        degraded=lambda: storage_mode == "memory" or store.degraded is not None,
+        writer=store.is_writer,
+    )
 
     app.state.leaderboard = service
     app.state.readiness = readiness
@@ -104,6 +112,10 @@ def build(settings: Settings) -> Runtime:
     app.version = __version__
     install_error_handlers(app)
     # add_middleware wraps outermost last: the access log sees the 413s too.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits={("POST", "/score"): settings.rate_limit_score, ("POST", "/game-start"): settings.rate_limit_game_start},
+    )
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
     if settings.instrumentation_enabled:
@@ -114,12 +126,49 @@ def build(settings: Settings) -> Runtime:
     app.include_router(api.router)
     register_pages(service)
 
+    stop_background = asyncio.Event()
+    background: list[asyncio.Task] = []
+
+    def on_writer_change(held: bool) -> None:
+        log.warning("writer role changed", extra={"writer": held, "writer_id": store.writer_id})
+
+    async def startup() -> None:
+        if store.lease is not None:
+            background.append(asyncio.create_task(lease.keep(store.lease, on_writer_change, stop_background)))
+        if settings.backup_interval_s and storage_mode == "sqlite":
+            target = settings.backup_dir or settings.score_db_path.parent / "backups"
+            background.append(
+                asyncio.create_task(
+                    backup.periodic(
+                        settings.score_db_path, target, settings.backup_keep, settings.backup_interval_s,
+                        is_writer=store.is_writer, stop=stop_background,
+                    )
+                )
+            )
+        lifecycle.install_sigterm(on_signal=lambda: setattr(readiness, "draining", True), drain=drain)
+
+    async def hand_over_writes() -> None:
+        if store.lease is not None:
+            store.lease.stop_writing()
+            await store.drain_writes()
+            await asyncio.to_thread(store.lease.release)
+
+    async def drain() -> None:
+        log.info("SIGTERM: draining", extra={"delay_s": settings.shutdown_delay_s})
+        await hand_over_writes()
+        await asyncio.sleep(settings.shutdown_delay_s)
+        app.shutdown()  # uvicorn stops listening, finishes in-flight requests, then runs shutdown()
+
     async def shutdown() -> None:
         readiness.draining = True
+        await hand_over_writes()  # no-op after SIGTERM; covers Ctrl+C
+        stop_background.set()
+        await asyncio.gather(*background, return_exceptions=True)
         store.close()
         await tracing.shutdown_tracing()  # last: spans of the drain get exported too
         log.info("shutdown complete")
 
+    app.on_startup(startup)
     app.on_shutdown(shutdown)
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))
     log.info("starting", extra={"version": __version__, "storage_mode": storage_mode, "port": settings.port})
@@ -146,4 +195,6 @@ def serve() -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # X-Forwarded-For is believed only from these peers (rate limits, access log).
+        forwarded_allow_ips=runtime.settings.trusted_proxies,
     )

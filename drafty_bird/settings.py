@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from drafty_bird.ops.chaos import ChaosConfig, ErrorRate, LatencyMs, check_latency_order, parse_routes
+from drafty_bird.ops.ratelimit import parse_limit
 
 
 class Settings(BaseSettings):
@@ -29,6 +30,19 @@ class Settings(BaseSettings):
     storage_fallback: Literal["fail", "memory"] = "fail"
     sqlite_journal_mode: Literal["delete", "wal"] = "delete"
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, le=60000)
+    # Single-writer lease beside the DB file (revision overlap on a shared SMB file).
+    writer_lease_ttl_s: float = Field(15.0, ge=1, le=300)
+    # After SIGTERM: seconds /readyz answers 503 before the listener closes (LB catches up).
+    shutdown_delay_s: float = Field(2.0, ge=0, le=20)
+    # Periodic online backups (0 = off) into BACKUP_DIR (default: <db dir>/backups), keeping BACKUP_KEEP.
+    backup_interval_s: int = Field(0, ge=0)
+    backup_dir: Path | None = None
+    backup_keep: int = Field(7, ge=1, le=1000)
+    # Per-client limits ("120/minute"; blank or "off" disables). Client = X-Forwarded-For
+    # only when the peer is in TRUSTED_PROXIES (comma list of IPs/CIDRs, uvicorn's forwarded_allow_ips).
+    rate_limit_score: str = "120/minute"
+    rate_limit_game_start: str = "120/minute"
+    trusted_proxies: str = "127.0.0.1,::1"
 
     # Exposes window.__draftyBird in the page so Playwright can read game state.
     game_test_hooks: bool = False
@@ -77,6 +91,12 @@ class Settings(BaseSettings):
     @classmethod
     def _routes(cls, value: str) -> str:
         return ",".join(parse_routes(value))
+
+    @field_validator("rate_limit_score", "rate_limit_game_start")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_limit(value)  # ValueError names the bad value
+        return value
 
     @property
     def chaos(self) -> ChaosConfig:

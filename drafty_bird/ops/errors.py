@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
+from drafty_bird.data.errors import StorageUnavailable
 from drafty_bird.ops.logging import request_id_var
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,14 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
+async def _storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
+    # Locked, not the writer, disk full, corrupt: the client keeps the score and retries.
+    return error_response(503, f"Storage unavailable: {exc.reason}"[:300], {"Retry-After": str(exc.retry_after_s)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.exception_handlers[RequestValidationError] = _validation_error
     app.exception_handlers[StarletteHTTPException] = _http_error
+    app.exception_handlers[StorageUnavailable] = _storage_unavailable
     # NiceGUI registers an HTML 404 page; the API keeps the JSON shape.
     app.exception_handlers[404] = _http_error

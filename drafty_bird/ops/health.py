@@ -30,7 +30,9 @@ class Readiness:
             await asyncio.wait_for(self.check(), READY_CHECK_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 (any failure means not ready)
             return False, {"status": "not_ready", "reason": f"storage: {type(exc).__name__}: {exc}"[:300]}
-        return True, {"status": "ready", "storage_mode": self.storage_mode, **self.extra}
+        # Callables in extra are read per probe (e.g. the writer role, which changes at runtime).
+        extra = {key: value() if callable(value) else value for key, value in self.extra.items()}
+        return True, {"status": "ready", "storage_mode": self.storage_mode, **extra}
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

@@ -313,3 +313,34 @@ def test_debug_handle_is_absent_without_the_test_setting(page: Page, tmp_path: P
         page.wait_for_selector("canvas")
         assert page.evaluate("typeof window.__draftyBird") == "undefined"
         assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_runtime_chaos_on_score_shows_banners_retries_and_lands_once(page: Page, tmp_path: Path) -> None:
+    """Chaos is the app's own injector (503s on /score), switched at runtime through PUT /ops/chaos."""
+    token = "ui-test-token-0123456789"
+    env = {**GAME_ENV, "CHAOS_ENABLED": "true", "CHAOS_ERROR_RATE": "1.0", "CHAOS_ROUTES": "/score",
+           "CHAOS_ADMIN_TOKEN": token}
+    server = launch(tmp_path, env)
+    wait_healthy(server)
+    try:
+        open_game(page, server.url)
+        chaos_banner = page.locator(".db-chaos")
+        expect(chaos_banner).to_contain_text("Chaos testing is on: 100% errors on /score")
+        page.locator("canvas").focus()
+        page.keyboard.press("Space")
+        page.wait_for_function("window.__draftyBird.state().phase === 'over'", timeout=15_000)
+        run_id = page.evaluate("window.__draftyBird.lastRun().run_id")
+        expect(page.locator(".db-save")).to_have_text("retrying...", timeout=10_000)
+        expect(page.get_by_role("alert")).to_contain_text("API unreachable")
+        assert db_rows(server.db_path) == []
+
+        off = httpx.put(server.url + "/ops/chaos", json={"enabled": False},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert off.status_code == 200, off.text
+        expect(page.locator(".db-save")).to_have_text(re.compile(r"saved: #1 of 1"), timeout=20_000)
+        expect(page.get_by_role("alert")).to_have_count(0)
+        expect(chaos_banner).to_be_hidden(timeout=5_000)
+        assert db_rows(server.db_path) == [("Guest", 0, run_id)]
+        assert page.evaluate("window.__draftyBird.queue()") == []
+    finally:
+        server.stop()

@@ -1,0 +1,228 @@
+"""Production blue-green release on Azure Container Apps (Multiple revision mode).
+
+    python infra/scripts/bluegreen.py --resource-group RG --app APP --image IMG:SHA --sha SHA \
+        --prometheus https://<amw>.prometheus.monitor.azure.com [--window 5m] ...
+
+1. blue = the revision serving 100% now; pin traffic to the label "blue" (new revisions get 0%).
+2. `az containerapp update --image ... --revision-suffix <sha>`: the green revision starts at 0%.
+3. label it green (weight 0), wait until it runs, smoke-test the green label URL.
+   Smoke failure: deactivate green, stop (traffic never moved).
+4. shift 0% -> 100% (never a fractional split: it breaks NiceGUI sessions across revisions).
+5. watch through the release gate (python -m drafty_bird.ops.gate): 0 promote, 1 roll back,
+   2 inconclusive (retried, then rolled back: never promote without evidence).
+6. roll back = `az containerapp ingress traffic set --label-weight blue=100 green=0`;
+   then deactivate the loser (green on rollback, blue on promotion).
+Exit 0 = promoted, 1 = rolled back or stopped before traffic moved, 2 = usage/Azure error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import smoke  # noqa: E402  (sibling script)
+
+PROMOTE, ROLL_BACK, INCONCLUSIVE = 0, 1, 2
+PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
+
+
+class AzError(Exception):
+    pass
+
+
+class Az:
+    def __init__(self, resource_group: str, app: str, az: str = "az") -> None:
+        self.rg, self.app, self.az = resource_group, app, az
+
+    def run(self, *args: str, parse: bool = True):
+        cmd = [self.az, *args]
+        print("+ " + shlex.join(cmd), flush=True)
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise AzError(f"{shlex.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+        out = result.stdout.strip()
+        if not parse:
+            return out
+        return json.loads(out) if out else None
+
+    def app_args(self) -> list[str]:
+        return ["-n", self.app, "-g", self.rg]
+
+    def revisions(self) -> list[dict]:
+        return self.run("containerapp", "revision", "list", *self.app_args(), "--all", "-o", "json") or []
+
+    def label(self, label: str, revision: str) -> None:
+        self.run("containerapp", "revision", "label", "add", *self.app_args(), "--label", label, "--revision", revision, "--yes", "-o", "none", parse=False)
+
+    def traffic(self, *weights: str, revision_weights: tuple[str, ...] = ()) -> None:
+        args = ["containerapp", "ingress", "traffic", "set", *self.app_args()]
+        if revision_weights:
+            args += ["--revision-weight", *revision_weights]
+        args += ["--label-weight", *weights, "-o", "none"]
+        self.run(*args, parse=False)
+
+    def deactivate(self, revision: str) -> None:
+        self.run("containerapp", "revision", "deactivate", *self.app_args(), "--revision", revision, "-o", "none", parse=False)
+
+
+def serving_revision(revisions: list[dict]) -> str:
+    live = [r for r in revisions if (r.get("properties") or {}).get("trafficWeight", 0) == 100]
+    if len(live) != 1:
+        weights = {r.get("name"): (r.get("properties") or {}).get("trafficWeight") for r in revisions}
+        raise AzError(f"expected one revision at 100% traffic, found {weights}")
+    return live[0]["name"]
+
+
+def wait_running(az: Az, revision: str, timeout: float, interval: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = az.run("containerapp", "revision", "show", *az.app_args(), "--revision", revision, "-o", "json") or {}
+        props = info.get("properties") or {}
+        state, health = props.get("runningState", ""), props.get("healthState", "")
+        print(f"revision {revision}: runningState={state} healthState={health}", flush=True)
+        if state.startswith("Running") and health == "Healthy":
+            return
+        if state in {"Failed", "Degraded"} or health == "Unhealthy":
+            raise AzError(f"revision {revision} did not start: {state}/{health}")
+        if time.monotonic() + interval > deadline:
+            raise AzError(f"revision {revision} not running after {timeout:g}s ({state}/{health})")
+        time.sleep(interval)
+
+
+def label_url(az: Az, label: str) -> str:
+    fqdn = az.run("containerapp", "show", *az.app_args(), "--query", "properties.configuration.ingress.fqdn", "-o", "tsv", parse=False)
+    name, _, domain = fqdn.partition(".")
+    return f"https://{name}---{label}.{domain}"
+
+
+def run_gate(args: argparse.Namespace, revision: str, token_file: str | None) -> int:
+    cmd = shlex.split(args.gate_cmd) + [
+        "--prometheus", args.prometheus,
+        "--revision", revision,
+        "--max-error-ratio", str(args.max_error_ratio),
+        "--max-p99-ms", str(args.max_p99_ms),
+        "--window", args.window,
+    ]
+    if token_file:
+        cmd += ["--token-file", token_file]
+    print("+ " + shlex.join(cmd), flush=True)
+    return subprocess.run(cmd).returncode
+
+
+def watch(args: argparse.Namespace, revision: str, token_file: str | None) -> int:
+    """Gate verdict after the watch window; inconclusive rounds are retried, then count as roll back."""
+    for round_no in range(1, args.gate_rounds + 1):
+        if args.watch_seconds:
+            print(f"watching {revision} for {args.watch_seconds:g}s before gate round {round_no}", flush=True)
+            time.sleep(args.watch_seconds)
+        verdict = run_gate(args, revision, token_file)
+        print(f"gate round {round_no}: exit {verdict}", flush=True)
+        if verdict in (PROMOTE, ROLL_BACK):
+            return verdict
+    print("gate stayed inconclusive: rolling back (never promote without evidence)", flush=True)
+    return ROLL_BACK
+
+
+def prometheus_token_file(az: Az, args: argparse.Namespace) -> str | None:
+    if args.no_prometheus_token:
+        return None
+    token = az.run("account", "get-access-token", "--resource", PROMETHEUS_RESOURCE, "--query", "accessToken", "-o", "tsv", parse=False)
+    fd, path = tempfile.mkstemp(prefix="prom-token-")
+    with os.fdopen(fd, "w") as handle:  # 0600 by mkstemp; not on argv
+        handle.write(token)
+    return path
+
+
+def release(args: argparse.Namespace) -> int:
+    az = Az(args.resource_group, args.app, args.az)
+    blue = serving_revision(az.revisions())
+    green = f"{args.app}--{args.sha}"
+    if blue == green:
+        # First production deploy (provision created it) or a re-run: nothing to switch, still verify.
+        print(f"{green} already serves 100%: smoke-testing it, no switch", flush=True)
+        url = args.label_url or "https://" + az.run("containerapp", "show", *az.app_args(), "--query", "properties.configuration.ingress.fqdn", "-o", "tsv", parse=False)
+        return 0 if smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval) else 1
+    print(f"blue={blue} green={green}", flush=True)
+    # Pin traffic to the blue label so the new revision starts at 0%.
+    az.label("blue", blue)
+    az.traffic("blue=100", revision_weights=("latest=0",))
+
+    az.run("containerapp", "update", *az.app_args(), "--image", args.image, "--revision-suffix", args.sha, "-o", "none", parse=False)
+    try:
+        wait_running(az, green, args.ready_timeout, args.poll_interval)
+        az.label("green", green)
+        az.traffic("blue=100", "green=0")
+        url = args.label_url or label_url(az, "green")
+        smoke_ok = smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval)
+    except AzError as exc:
+        print(f"green failed before taking traffic: {exc}", file=sys.stderr)
+        smoke_ok = False
+    if not smoke_ok:
+        print("smoke test failed: green never received traffic; deactivating it", file=sys.stderr)
+        az.deactivate(green)
+        return 1
+
+    token_file = None
+    try:
+        token_file = prometheus_token_file(az, args)
+        az.traffic("blue=0", "green=100")
+        verdict = watch(args, green, token_file)
+    except AzError as exc:
+        # Whatever broke after the switch, users must not stay on an unjudged revision.
+        print(f"error while green took traffic: {exc}", file=sys.stderr)
+        verdict = ROLL_BACK
+    finally:
+        if token_file:
+            os.unlink(token_file)
+
+    if verdict == PROMOTE:
+        print(f"PROMOTED {green}; deactivating {blue}", flush=True)
+        # The winner carries the blue label for the next release.
+        az.run("containerapp", "revision", "label", "swap", *az.app_args(), "--source", "green", "--target", "blue", "-o", "none", parse=False)
+        az.run("containerapp", "revision", "label", "remove", *az.app_args(), "--label", "green", "-o", "none", parse=False)
+        az.deactivate(blue)
+        return 0
+    print(f"ROLLING BACK to {blue}", file=sys.stderr, flush=True)
+    az.traffic("blue=100", "green=0")
+    az.deactivate(green)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resource-group", required=True)
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--sha", required=True, help="commit sha: the revision suffix")
+    parser.add_argument("--prometheus", required=True, help="Prometheus query endpoint (Azure Monitor workspace)")
+    parser.add_argument("--window", default="5m")
+    parser.add_argument("--max-error-ratio", type=float, default=0.01)
+    parser.add_argument("--max-p99-ms", type=float, default=500)
+    parser.add_argument("--watch-seconds", type=float, default=300, help="traffic soak before each gate round")
+    parser.add_argument("--gate-rounds", type=int, default=3, help="gate attempts while inconclusive")
+    parser.add_argument("--gate-cmd", default=f"{shlex.quote(sys.executable)} -m drafty_bird.ops.gate")
+    parser.add_argument("--ready-timeout", type=float, default=600)
+    parser.add_argument("--smoke-timeout", type=float, default=180)
+    parser.add_argument("--poll-interval", type=float, default=5)
+    parser.add_argument("--label-url", help="override the green label URL (tests)")
+    parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
+    parser.add_argument("--az", default="az")
+    args = parser.parse_args(argv)
+    args.sha = args.sha[:12].lower()
+    try:
+        return release(args)
+    except AzError as exc:
+        print(f"release aborted: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

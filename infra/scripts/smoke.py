@@ -1,0 +1,106 @@
+"""Smoke-test a Drafty Bird URL: healthz, readyz, leaderboard and the page itself.
+
+    python infra/scripts/smoke.py https://<app>---green.<env-domain> [--timeout 180]
+
+Retries until every check passes once in the same round, or the deadline passes
+(a fresh revision may still be starting). Exit 0 = healthy, 1 = not. Standard library
+only, so the pipeline can run it before any venv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+USER_AGENT = "drafty-bird-smoke/1"
+
+
+def fetch(url: str, timeout: float) -> tuple[int, str, str]:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers.get("content-type", ""), response.read(2_000_000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("content-type", ""), exc.read(10_000).decode("utf-8", "replace")
+
+
+def _status_200(status: int, _ctype: str, _body: str) -> str | None:
+    return None if status == 200 else f"status {status}"
+
+
+def _leaderboard(status: int, ctype: str, body: str) -> str | None:
+    if status != 200:
+        return f"status {status}"
+    if "json" not in ctype:
+        return f"content-type {ctype!r}"
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc}"
+    if not isinstance(data.get("leaderboard"), list):
+        return "no leaderboard list"
+    return None
+
+
+def _page(status: int, ctype: str, body: str) -> str | None:
+    if status != 200:
+        return f"status {status}"
+    if "text/html" not in ctype:
+        return f"content-type {ctype!r}"
+    if "Drafty Bird" not in body:
+        return "page does not mention Drafty Bird"
+    return None
+
+
+CHECKS: list[tuple[str, Callable[[int, str, str], str | None]]] = [
+    ("/healthz", _status_200),
+    ("/readyz", _status_200),
+    ("/leaderboard", _leaderboard),
+    ("/", _page),
+]
+
+
+def run_round(base_url: str, request_timeout: float) -> list[str]:
+    problems = []
+    for path, check in CHECKS:
+        try:
+            problem = check(*fetch(base_url.rstrip("/") + path, request_timeout))
+        except (OSError, urllib.error.URLError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem:
+            problems.append(f"{path}: {problem}")
+    return problems
+
+
+def smoke(base_url: str, timeout: float = 180, interval: float = 3, request_timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        problems = run_round(base_url, request_timeout)
+        if not problems:
+            print(f"smoke OK: {base_url} (attempt {attempt}): " + ", ".join(p for p, _ in CHECKS))
+            return True
+        print(f"smoke attempt {attempt} on {base_url}: " + "; ".join(problems), file=sys.stderr)
+        if time.monotonic() + interval > deadline:
+            print(f"smoke FAILED after {timeout:g}s: {base_url}", file=sys.stderr)
+            return False
+        time.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds until giving up (default 180)")
+    parser.add_argument("--interval", type=float, default=3, help="seconds between rounds (default 3)")
+    args = parser.parse_args(argv)
+    return 0 if smoke(args.url, args.timeout, args.interval) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Fake `az`, `docker` and release-gate executables for the pipeline scripts' tests.
+
+Azure and a Docker engine cannot be reached here. The fakes are small programs placed first
+on PATH (or passed by path) that record every call as a JSON line and answer from a state
+file that they also update, so the scripts' decisions (which commands, in which order) are
+what the tests check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+FAKE_AZ = r'''
+import json, os, sys
+from pathlib import Path
+
+state_path = Path(os.environ["FAKE_AZ_STATE"])
+log_path = Path(os.environ["FAKE_AZ_LOG"])
+state = json.loads(state_path.read_text())
+argv = sys.argv[1:]
+entry = {"argv": argv}
+# Parameter files are deleted right after the call: keep their content in the log.
+for i, arg in enumerate(argv):
+    if arg.startswith("@") and Path(arg[1:]).exists():
+        entry.setdefault("files", {})[arg] = json.loads(Path(arg[1:]).read_text())
+with log_path.open("a") as log:
+    log.write(json.dumps(entry) + "\n")
+
+def opt(name, default=None):
+    return argv[argv.index(name) + 1] if name in argv else default
+
+def multi(name):
+    if name not in argv:
+        return []
+    out = []
+    for value in argv[argv.index(name) + 1:]:
+        if value.startswith("-"):
+            break
+        out.append(value)
+    return out
+
+def save():
+    state_path.write_text(json.dumps(state))
+
+def done(out=None, code=0, err=""):
+    if out is not None:
+        sys.stdout.write(out if isinstance(out, str) else json.dumps(out))
+    if err:
+        sys.stderr.write(err)
+    save()
+    sys.exit(code)
+
+joined = " ".join(argv)
+for prefix in state.get("fail", []):
+    if joined.startswith(prefix):
+        done(code=1, err=f"fake az: injected failure for {prefix}")
+
+cmd = argv[:3]
+revs = state.setdefault("revisions", {})
+labels = state.setdefault("labels", {})
+if argv[:2] == ["containerapp", "show"]:
+    if not state.get("app_exists", True):
+        done(code=3, err="ResourceNotFound")
+    if "--query" in argv:
+        done(state["fqdn"])
+    done({"name": state["app"]})
+if argv[:3] == ["containerapp", "revision", "list"]:
+    done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"],
+           "template": {"containers": [{"name": "web", "image": r["image"]}, {"name": "otel-collector", "image": "otel"}]}}}
+          for n, r in revs.items()])
+if argv[:3] == ["containerapp", "revision", "show"]:
+    name = opt("--revision")
+    run = state.get("running_state", {}).get(name, "Running")
+    health = state.get("health_state", {}).get(name, "Healthy")
+    done({"name": name, "properties": {"runningState": run, "healthState": health}})
+if argv[:4] == ["containerapp", "revision", "label", "add"]:
+    labels[opt("--label")] = opt("--revision")
+    done()
+if argv[:4] == ["containerapp", "revision", "label", "swap"]:
+    a, b = opt("--source"), opt("--target")
+    labels[a], labels[b] = labels.get(b), labels.get(a)
+    done()
+if argv[:4] == ["containerapp", "revision", "label", "remove"]:
+    labels.pop(opt("--label"), None)
+    done()
+if argv[:3] == ["containerapp", "revision", "deactivate"]:
+    revs[opt("--revision")]["active"] = False
+    done()
+if argv[:4] == ["containerapp", "ingress", "traffic", "set"]:
+    for pair in multi("--revision-weight"):
+        name, weight = pair.split("=")
+        if name != "latest":
+            revs[name]["weight"] = int(weight)
+    for pair in multi("--label-weight"):
+        label, weight = pair.split("=")
+        revs[labels[label]]["weight"] = int(weight)
+    total = sum(r["weight"] for r in revs.values())
+    if total != 100:
+        done(code=1, err=f"weights sum to {total}")
+    done()
+if argv[:2] == ["containerapp", "update"]:
+    name = f"{state['app']}--{opt('--revision-suffix')}"
+    revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
+    done()
+if argv[:2] == ["account", "get-access-token"]:
+    done("fake-entra-token")
+if argv[:3] == ["deployment", "sub", "create"]:
+    done(state.get("deployment_outputs", {}))
+if argv[:2] == ["acr", "show"]:
+    done(f"{opt('-n')}.azurecr.io")
+if argv[:2] in (["acr", "login"], ["acr", "import"]):
+    done()
+done(code=2, err=f"fake az: unknown command {joined}")
+'''
+
+FAKE_RECORDER = r'''
+import json, os, sys
+from pathlib import Path
+log = Path(os.environ["FAKE_LOG"])
+with log.open("a") as handle:
+    handle.write(json.dumps({"tool": Path(sys.argv[0]).name, "argv": sys.argv[1:]}) + "\n")
+codes = Path(os.environ["FAKE_GATE_CODES"]) if "FAKE_GATE_CODES" in os.environ else None
+if codes and Path(sys.argv[0]).name == "gate":
+    remaining = json.loads(codes.read_text())
+    code = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+    codes.write_text(json.dumps(remaining))
+    print(f"fake gate verdict {code}")
+    sys.exit(code)
+sys.exit(0)
+'''
+
+
+def _write_exe(path: Path, body: str) -> Path:
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+@dataclass
+class FakeAzure:
+    bin_dir: Path
+    state_path: Path
+    log_path: Path
+    tool_log: Path
+
+    @classmethod
+    def create(cls, tmp_path: Path, state: dict) -> "FakeAzure":
+        bin_dir = tmp_path / "fakebin"
+        bin_dir.mkdir()
+        _write_exe(bin_dir / "az", FAKE_AZ)
+        _write_exe(bin_dir / "docker", FAKE_RECORDER)
+        _write_exe(bin_dir / "gate", FAKE_RECORDER)
+        fake = cls(bin_dir, tmp_path / "az-state.json", tmp_path / "az-calls.jsonl", tmp_path / "tools.jsonl")
+        fake.state_path.write_text(json.dumps(state))
+        fake.log_path.touch()
+        fake.tool_log.touch()
+        return fake
+
+    def env(self, gate_codes: list[int] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env['PATH']}"
+        env.update(FAKE_AZ_STATE=str(self.state_path), FAKE_AZ_LOG=str(self.log_path), FAKE_LOG=str(self.tool_log))
+        if gate_codes is not None:
+            codes = self.state_path.parent / "gate-codes.json"
+            codes.write_text(json.dumps(gate_codes))
+            env["FAKE_GATE_CODES"] = str(codes)
+        return env
+
+    def calls(self) -> list[list[str]]:
+        return [json.loads(line)["argv"] for line in self.log_path.read_text().splitlines()]
+
+    def entries(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def tool_calls(self, tool: str) -> list[list[str]]:
+        lines = [json.loads(line) for line in self.tool_log.read_text().splitlines()]
+        return [l["argv"] for l in lines if l["tool"] == tool]
+
+    def state(self) -> dict:
+        return json.loads(self.state_path.read_text())

@@ -1,0 +1,170 @@
+"""Production blue-green logic (infra/scripts/bluegreen.py) against a fake `az`.
+
+Azure cannot be reached from here: `az` is a recording fake first on PATH that keeps the
+revision/label/weight state (tests/infra/fakes.py), and the release gate is a fake that
+exits with scripted verdicts, except in one test that runs the real gate module against a
+Prometheus that does not answer. The smoke test of the green label URL runs for real
+against a locally started server (or a closed port when smoke must fail).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra.fakes import FakeAzure
+from tests.server import RunningServer, free_port, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "infra/scripts/bluegreen.py"
+APP, RG, SHA = "ca-drafty-prod", "rg-drafty-prod", "0123456789abcdef0123"
+BLUE, GREEN = f"{APP}--oldsha", f"{APP}--{SHA[:12]}"
+IMAGE = f"crprod.azurecr.io/drafty-bird:{SHA}"
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    with start_server(tmp_path_factory.mktemp("green")) as server:
+        yield server
+
+
+def initial_state(**extra) -> dict:
+    state = {
+        "app": APP,
+        "fqdn": f"{APP}.nicecoast-1.westeurope.azurecontainerapps.io",
+        "revisions": {BLUE: {"weight": 100, "active": True, "image": "crprod.azurecr.io/drafty-bird:oldsha"}},
+        "labels": {},
+    }
+    state.update(extra)
+    return state
+
+
+def release(fake: FakeAzure, label_url: str, gate_codes: list[int], *extra: str, gate_cmd: str | None = None) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, str(SCRIPT),
+        "--resource-group", RG, "--app", APP, "--image", IMAGE, "--sha", SHA,
+        "--prometheus", "http://127.0.0.1:9", "--window", "5m",
+        "--watch-seconds", "0", "--poll-interval", "0.2", "--smoke-timeout", "3", "--ready-timeout", "5",
+        "--gate-cmd", gate_cmd or str(fake.bin_dir / "gate"),
+        "--label-url", label_url, *extra,
+    ]
+    return subprocess.run(cmd, env=fake.env(gate_codes), capture_output=True, text=True, timeout=180)
+
+
+def label_weights(fake: FakeAzure) -> list[list[str]]:
+    """The --label-weight values of every traffic change, in order."""
+    out = []
+    for call in fake.calls():
+        if call[:4] == ["containerapp", "ingress", "traffic", "set"]:
+            rest = call[call.index("--label-weight") + 1 :]
+            out.append([w for w in rest if "=" in w and not w.startswith("-")])
+    return out
+
+
+def index_of(calls: list[list[str]], prefix: list[str], start: int = 0) -> int:
+    for i, call in enumerate(calls[start:], start):
+        if call[: len(prefix)] == prefix:
+            return i
+    raise AssertionError(f"no call {prefix} in {calls}")
+
+
+def test_gate_pass_promotes_green_and_deactivates_blue(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    result = release(fake, healthy.url, [0])
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = fake.calls()
+    update = index_of(calls, ["containerapp", "update"])
+    assert calls[update][calls[update].index("--revision-suffix") + 1] == SHA[:12]
+    assert calls[update][calls[update].index("--image") + 1] == IMAGE
+    # green is labelled and held at 0% before any traffic moves; then 0 -> 100, no fractions.
+    assert label_weights(fake) == [["blue=100"], ["blue=100", "green=0"], ["blue=0", "green=100"]]
+    index_of(calls, ["containerapp", "revision", "label", "add"], update)
+    assert ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", BLUE] == calls[-1][:9]
+    state = fake.state()
+    assert state["revisions"][GREEN]["weight"] == 100 and state["revisions"][BLUE]["active"] is False
+    assert state["labels"]["blue"] == GREEN, "the winner carries the blue label into the next release"
+    gate = fake.tool_calls("gate")
+    assert len(gate) == 1 and gate[0][gate[0].index("--revision") + 1] == GREEN
+    assert gate[0][gate[0].index("--max-error-ratio") + 1] == "0.01" and "--token-file" in gate[0]
+    assert "smoke OK" in result.stdout
+
+
+def test_failing_gate_rolls_back_with_label_weights_and_deactivates_green(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    result = release(fake, healthy.url, [1])
+    assert result.returncode == 1, result.stdout + result.stderr
+    calls = fake.calls()
+    rollback = ["containerapp", "ingress", "traffic", "set", "-n", APP, "-g", RG, "--label-weight", "blue=100", "green=0"]
+    shift = index_of(calls, ["containerapp", "ingress", "traffic", "set", "-n", APP, "-g", RG, "--label-weight", "blue=0", "green=100"])
+    back = index_of(calls, rollback, shift + 1)
+    assert calls[back + 1][:9] == ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", GREEN]
+    state = fake.state()
+    assert state["revisions"][BLUE]["weight"] == 100 and state["revisions"][GREEN]["active"] is False
+    assert not any(c[:4] == ["containerapp", "revision", "label", "swap"] for c in calls)
+    assert "ROLLING BACK" in result.stderr
+
+
+def test_smoke_failure_stops_before_any_traffic_reaches_green(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = release(fake, dead, [0])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert ["blue=0", "green=100"] not in label_weights(fake), "promotion must not start after a failed smoke"
+    assert fake.tool_calls("gate") == [], "no gate without a passing smoke"
+    assert fake.state()["revisions"][GREEN] == {"weight": 0, "active": False, "image": IMAGE}
+    assert "smoke FAILED" in result.stderr
+
+
+def test_revision_that_never_runs_is_not_smoked_nor_promoted(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state(running_state={GREEN: "Failed"}, health_state={GREEN: "Unhealthy"}))
+    result = release(fake, healthy.url, [0])
+    assert result.returncode == 1
+    assert ["blue=0", "green=100"] not in label_weights(fake)
+    assert fake.state()["revisions"][GREEN]["active"] is False
+    assert fake.state()["revisions"][BLUE]["weight"] == 100
+
+
+def test_inconclusive_gate_is_retried_then_rolled_back(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    result = release(fake, healthy.url, [2], "--gate-rounds", "3")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(fake.tool_calls("gate")) == 3
+    assert label_weights(fake)[-1] == ["blue=100", "green=0"]
+    assert "never promote without evidence" in result.stdout
+
+
+def test_inconclusive_then_pass_promotes(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    result = release(fake, healthy.url, [2, 0], "--gate-rounds", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(fake.tool_calls("gate")) == 2
+
+
+def test_real_gate_with_unreachable_prometheus_leads_to_rollback(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state())
+    gate = f"{sys.executable} -m drafty_bird.ops.gate --attempts 1"
+    result = release(fake, healthy.url, [0], "--gate-rounds", "2", gate_cmd=gate)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gate round 2: exit 2" in result.stdout
+    assert label_weights(fake)[-1] == ["blue=100", "green=0"]
+
+
+def test_azure_failure_around_the_switch_leaves_blue_serving(tmp_path: Path, healthy: RunningServer) -> None:
+    fake = FakeAzure.create(tmp_path, initial_state(fail=["account get-access-token"]))
+    result = release(fake, healthy.url, [0])
+    assert result.returncode == 1
+    assert fake.state()["revisions"][BLUE]["weight"] == 100
+    assert fake.state()["revisions"][GREEN]["active"] is False
+
+
+def test_first_deploy_only_smokes(tmp_path: Path, healthy: RunningServer) -> None:
+    state = initial_state()
+    state["revisions"] = {GREEN: {"weight": 100, "active": True, "image": IMAGE}}
+    fake = FakeAzure.create(tmp_path, state)
+    result = release(fake, healthy.url, [1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not any(c[:2] == ["containerapp", "update"] for c in fake.calls())
+    assert fake.tool_calls("gate") == []
