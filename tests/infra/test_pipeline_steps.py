@@ -1,0 +1,118 @@
+"""infra/scripts/pipeline.py (provision, build-push, import-image) against fake `az`/`docker`.
+
+Azure and a Docker engine cannot be reached here: both are recording fakes first on PATH
+(tests/infra/fakes.py). The tests check the commands and the deployment parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.infra.fakes import FakeAzure
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "infra/scripts/pipeline.py"
+SHA = "abcdef0123456789abcdef0123456789abcdef01"
+
+
+def run(fake: FakeAzure, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=fake.env(), capture_output=True, text=True, timeout=60)
+
+
+def deployment_parameters(fake: FakeAzure) -> dict:
+    deploys = [e for e in fake.entries() if e["argv"][:3] == ["deployment", "sub", "create"]]
+    assert len(deploys) == 1, deploys
+    files = deploys[0]["files"]
+    merged = {}
+    for name, content in files.items():
+        merged.update({k: v["value"] for k, v in content["parameters"].items()})
+    return merged
+
+
+def test_production_provision_keeps_blue_image_and_pins_traffic(tmp_path: Path) -> None:
+    state = {
+        "app": "ca-drafty-prod",
+        "revisions": {"ca-drafty-prod--old": {"weight": 100, "active": True, "image": "crprod.azurecr.io/drafty-bird:old"}},
+        "deployment_outputs": {"AZURE_RESOURCE_GROUP": {"type": "String", "value": "rg-drafty-prod"}},
+    }
+    fake = FakeAzure.create(tmp_path, state)
+    result = run(fake, "provision", "--stage", "production", "--location", "westeurope", "--sha", SHA, "--image", "crprod.azurecr.io/drafty-bird:new")
+    assert result.returncode == 0, result.stderr
+    params = deployment_parameters(fake)
+    assert params["imageName"] == "crprod.azurecr.io/drafty-bird:old"
+    assert params["trafficRevisionName"] == "ca-drafty-prod--old"
+    assert params["stage"] == "production" and params["environmentName"] == "drafty-prod"
+    assert "revisionSuffix" not in params and params.get("chaosAdminToken", "") == ""
+    assert "##vso[task.setvariable variable=AZURE_RESOURCE_GROUP;isOutput=true]rg-drafty-prod" in result.stdout
+
+
+def test_first_production_provision_deploys_the_new_image(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-prod", "app_exists": False})
+    result = run(fake, "provision", "--stage", "production", "--location", "westeurope", "--sha", SHA, "--image", "img:new")
+    assert result.returncode == 0, result.stderr
+    params = deployment_parameters(fake)
+    assert params["imageName"] == "img:new" and params["revisionSuffix"] == SHA[:12]
+    assert "trafficRevisionName" not in params
+
+
+def test_production_refuses_a_chaos_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-value")
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-prod", "app_exists": False})
+    result = run(fake, "provision", "--stage", "production", "--location", "x", "--sha", SHA, "--image", "i", "--chaos-token-file", str(token))
+    assert result.returncode == 1
+    assert not any(c[:3] == ["deployment", "sub", "create"] for c in fake.calls())
+
+
+def test_staging_token_goes_in_a_parameter_file_never_on_argv(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-value\n")
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--image", "img:sha", "--chaos-token-file", str(token))
+    assert result.returncode == 0, result.stderr
+    assert deployment_parameters(fake)["chaosAdminToken"] == "s3cret-token-value"
+    assert not any("s3cret" in arg for call in fake.calls() for arg in call)
+    assert "s3cret" not in result.stdout + result.stderr
+    assert f"variable=REVISION;isOutput=true]ca-drafty-staging--{SHA[:12]}" in result.stdout
+    # The temp parameter file holding the token is gone afterwards.
+    param_files = [f[1:] for e in fake.entries() for f in e.get("files", {}) if "drafty-params-" in f]
+    assert param_files and not any(Path(f).exists() for f in param_files)
+
+
+def test_platform_only_provision_skips_the_app(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
+    assert result.returncode == 0, result.stderr
+    assert deployment_parameters(fake)["deployApp"] is False
+
+
+def test_build_push_tags_with_the_commit_sha(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {})
+    result = run(fake, "build-push", "--registry", "crstaging", "--sha", SHA)
+    assert result.returncode == 0, result.stderr
+    image = f"crstaging.azurecr.io/drafty-bird:{SHA}"
+    docker = fake.tool_calls("docker")
+    assert docker[0][0] == "build" and docker[0][docker[0].index("-t") + 1] == image
+    assert docker[1] == ["push", image]
+    assert ["acr", "login", "-n", "crstaging"] in fake.calls()
+    assert f"variable=IMAGE;isOutput=true]{image}" in result.stdout
+
+
+def test_import_image_promotes_the_tested_bytes(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {})
+    result = run(fake, "import-image", "--source-registry", "crstaging", "--target-registry", "crprod", "--sha", SHA)
+    assert result.returncode == 0, result.stderr
+    imports = [c for c in fake.calls() if c[:2] == ["acr", "import"]]
+    assert imports == [["acr", "import", "-n", "crprod", "--source", f"crstaging.azurecr.io/drafty-bird:{SHA}", "--image", f"drafty-bird:{SHA}", "--force"]]
+    assert fake.tool_calls("docker") == [], "production never rebuilds the image"
+
+
+def test_prometheus_token_file_is_private(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {})
+    out = tmp_path / "prom-token"
+    result = run(fake, "prometheus-token", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == "fake-entra-token" and (out.stat().st_mode & 0o077) == 0
