@@ -1,0 +1,171 @@
+"""Traces from the real server arrive at a real OTLP receiver with the documented names and attributes."""
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ops.otlp_receiver import GrpcReceiver, HttpReceiver, ReceivedSpan
+from tests.server import RunningServer, start_server, wait_until
+
+SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SPAN_KIND_SERVER
+PLAIN = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
+
+
+def traced_env(receiver_endpoint: str, protocol: str = "http/protobuf", **extra: str) -> dict[str, str]:
+    return {
+        **PLAIN,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver_endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans leave quickly, so polling is short
+        "DEPLOYMENT_ENVIRONMENT": "staging",
+        "CONTAINER_APP_REVISION": "drafty-bird--rev7",
+        "CONTAINER_APP_REPLICA_NAME": "drafty-bird--rev7-abc12",
+        **extra,
+    }
+
+
+def by_request_id(spans: list[ReceivedSpan], request_id: str) -> ReceivedSpan:
+    (server_span,) = [s for s in spans if s.kind == SERVER_KIND and s.attributes.get("request_id") == request_id]
+    return server_span
+
+
+def children(spans: list[ReceivedSpan], parent: ReceivedSpan, name: str) -> list[ReceivedSpan]:
+    return [s for s in spans if s.trace_id == parent.trace_id and s.parent_span_id == parent.span_id and s.name == name]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> HttpReceiver:
+    with HttpReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def traced(receiver: HttpReceiver, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    chaos = {
+        "CHAOS_ENABLED": "true",
+        "CHAOS_ROUTES": "/game-start",
+        "CHAOS_ERROR_RATE": "0.5",
+        "CHAOS_LATENCY_MS_P50": "20",
+        "CHAOS_LATENCY_MS_P99": "40",
+    }
+    with start_server(tmp_path_factory.mktemp("traced"), env=traced_env(receiver.endpoint, **chaos)) as running:
+        yield running
+
+
+def test_score_submit_spans_carry_score_result_and_request_id(traced: RunningServer, receiver: HttpReceiver) -> None:
+    response = httpx.post(traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-1"})
+    assert response.status_code == 201
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-req-1" for s in receiver.snapshot()), 15, message="server span")
+    spans = receiver.snapshot()
+    server_span = by_request_id(spans, "trace-req-1")
+    assert server_span.name == "POST /score"
+    wait_until(lambda: children(receiver.snapshot(), server_span, "score.submit"), 10, message="score.submit span")
+    (submit,) = children(receiver.snapshot(), server_span, "score.submit")
+    assert submit.attributes["score"] == 12 and submit.attributes["result"] == "stored"
+
+    assert httpx.post(traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-2"}).status_code == 200
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-req-2" for s in receiver.snapshot()), 15, message="span")
+    retry = by_request_id(receiver.snapshot(), "trace-req-2")
+    wait_until(lambda: children(receiver.snapshot(), retry, "score.submit"), 10, message="score.submit span")
+    assert children(receiver.snapshot(), retry, "score.submit")[0].attributes["result"] == "duplicate"
+
+
+def test_resource_names_service_version_environment_and_aca_revision(traced: RunningServer, receiver: HttpReceiver) -> None:
+    httpx.get(traced.url + "/leaderboard", headers={"x-request-id": "trace-res-1"})
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-res-1" for s in receiver.snapshot()), 15, message="span")
+    resource = by_request_id(receiver.snapshot(), "trace-res-1").resource
+    assert resource["service.name"] == "drafty-bird"
+    assert resource["service.version"] == "0.1.0"
+    assert resource["deployment.environment"] == "staging"
+    assert resource["azure.container_app.revision"] == "drafty-bird--rev7"
+    assert resource["azure.container_app.replica"] == "drafty-bird--rev7-abc12"
+    assert resource["service.instance.id"] == "drafty-bird--rev7-abc12"
+
+
+def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -> None:
+    httpx.post(traced.url + "/score", json={"score": 3})
+    assert httpx.get(traced.url + "/leaderboard?limit=5", headers={"x-request-id": "trace-lb-1"}).status_code == 200
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-lb-1" for s in receiver.snapshot()), 15, message="span")
+    server_span = by_request_id(receiver.snapshot(), "trace-lb-1")
+    assert server_span.name == "GET /leaderboard"
+    wait_until(lambda: children(receiver.snapshot(), server_span, "leaderboard.query"), 10, message="leaderboard.query")
+    (query,) = children(receiver.snapshot(), server_span, "leaderboard.query")
+    assert query.attributes["limit"] == 5 and query.attributes["result"] >= 1
+
+
+def test_chaos_inject_spans(traced: RunningServer, receiver: HttpReceiver) -> None:
+    statuses = [httpx.post(traced.url + "/game-start", headers={"x-request-id": f"trace-chaos-{i}"}).status_code for i in range(16)]
+    assert set(statuses) == {202, 503}
+
+    def injected() -> list[ReceivedSpan]:
+        return [s for s in receiver.snapshot() if s.name == "chaos.inject"]
+
+    wait_until(lambda: {s.attributes["chaos.type"] for s in injected()} == {"error", "latency"}, 15, message="both chaos types")
+    for span in injected():
+        assert span.attributes["chaos.injected"] is True
+        assert isinstance(span.attributes["chaos.latency_ms"], float)
+    latencies = [s.attributes["chaos.latency_ms"] for s in injected() if s.attributes["chaos.type"] == "latency"]
+    assert all(0 < ms <= 40 * 3 for ms in latencies), latencies
+    # Each injection hangs under its request's server span.
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-chaos-0" for s in receiver.snapshot()), 15, message="span")
+    first = by_request_id(receiver.snapshot(), "trace-chaos-0")
+    assert children(receiver.snapshot(), first, "chaos.inject")
+
+
+def test_probes_metrics_and_nicegui_make_no_spans(traced: RunningServer, receiver: HttpReceiver) -> None:
+    with httpx.Client(base_url=traced.url, timeout=10) as http:
+        for path in ("/healthz", "/readyz", "/metrics", "/healthz?x=1"):
+            assert http.get(path).status_code == 200
+        page = http.get("/")
+        assets = [part.split('"')[0] for part in page.text.split('src="')[1:] if part.startswith("/_nicegui")]
+        assert assets and http.get(assets[0]).status_code == 200
+        http.get("/leaderboard", headers={"x-request-id": "trace-after-probes"})  # a marker that does export
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-after-probes" for s in receiver.snapshot()), 15, message="span")
+    names = {s.name for s in receiver.snapshot() if s.kind == SERVER_KIND}
+    assert "GET /" in names  # the page itself is traced
+    assert not [n for n in names if any(word in n for word in ("healthz", "readyz", "metrics", "_nicegui"))], names
+    assert not [s for s in receiver.snapshot() if s.name.endswith(("http send", "http receive"))]
+
+
+def test_log_lines_carry_the_span_ids(traced: RunningServer, receiver: HttpReceiver) -> None:
+    httpx.get(traced.url + "/leaderboard", headers={"x-request-id": "trace-log-1"})
+    wait_until(lambda: any(s.attributes.get("request_id") == "trace-log-1" for s in receiver.snapshot()), 15, message="span")
+    server_span = by_request_id(receiver.snapshot(), "trace-log-1")
+    (line,) = [l for l in traced.logs() if l.get("request_id") == "trace-log-1" and l.get("message") == "request"]
+    assert (line["trace_id"], line["span_id"]) == (server_span.trace_id, server_span.span_id)
+
+
+def test_spans_still_pending_are_flushed_on_shutdown(tmp_path: Path) -> None:
+    """A 10-minute batch delay: the spans can only leave through shutdown_tracing()."""
+    with HttpReceiver() as receiver:
+        env = traced_env(receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="600000", SHUTDOWN_DELAY_S="0")
+        with start_server(tmp_path, env=env) as running:
+            assert httpx.get(running.url + "/leaderboard", headers={"x-request-id": "flush-1"}).status_code == 200
+            assert receiver.snapshot() == []
+            assert running.stop(signal.SIGTERM) == 0
+        assert any(s.attributes.get("request_id") == "flush-1" for s in receiver.snapshot())
+
+
+def test_grpc_protocol_is_honoured(tmp_path: Path) -> None:
+    with GrpcReceiver() as receiver:
+        with start_server(tmp_path, env=traced_env(receiver.endpoint, protocol="grpc")) as running:
+            httpx.get(running.url + "/leaderboard", headers={"x-request-id": "grpc-1"})
+            wait_until(lambda: any(s.attributes.get("request_id") == "grpc-1" for s in receiver.snapshot()), 15, message="span")
+
+
+def test_nothing_is_exported_or_printed_without_an_endpoint(tmp_path: Path) -> None:
+    with start_server(tmp_path, env=PLAIN) as running:
+        for _ in range(5):
+            httpx.get(running.url + "/leaderboard", headers={"x-request-id": "quiet-1"})
+        wait_until(lambda: [l for l in running.logs() if l.get("request_id") == "quiet-1"], 5, message="log line")
+        assert "SpanKind" not in running.raw_log() and '"span_id": "0x' not in running.raw_log()
+        line = [l for l in running.logs() if l.get("request_id") == "quiet-1"][0]
+        assert len(line["trace_id"]) == 32  # ids still correlate logs, nothing leaves the process
+
+
+def test_console_exporter_on_request(tmp_path: Path) -> None:
+    with start_server(tmp_path, env={**PLAIN, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"}) as running:
+        httpx.get(running.url + "/leaderboard")
+        wait_until(lambda: '"name": "GET /leaderboard"' in running.raw_log(), 15, message="a console span")
