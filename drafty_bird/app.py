@@ -132,9 +132,30 @@ def build(settings: Settings) -> Runtime:
     def on_writer_change(held: bool) -> None:
         log.warning("writer role changed", extra={"writer": held, "writer_id": store.writer_id})
 
+    async def reopen_storage() -> None:
+        # A file that was locked, full or corrupt at start-up: retry (read-only checks first,
+        # so a corrupt file is still never written), and become ready once it opens.
+        while store.unavailable is not None:
+            try:
+                await asyncio.wait_for(stop_background.wait(), settings.storage_reopen_s)
+                return
+            except TimeoutError:
+                pass
+            fresh, mode = await asyncio.to_thread(open_store, settings)
+            if fresh.unavailable is None:
+                store.adopt(fresh)
+                readiness.storage_mode = mode
+                log.warning("storage recovered", extra={"storage_mode": mode})
+                if store.lease is not None:
+                    background.append(asyncio.create_task(lease.keep(store.lease, on_writer_change, stop_background)))
+            else:
+                fresh.close()
+
     async def startup() -> None:
         if store.lease is not None:
             background.append(asyncio.create_task(lease.keep(store.lease, on_writer_change, stop_background)))
+        if store.unavailable is not None:
+            background.append(asyncio.create_task(reopen_storage()))
         if settings.backup_interval_s and storage_mode == "sqlite":
             target = settings.backup_dir or settings.score_db_path.parent / "backups"
             background.append(

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, le=60000)
     # Single-writer lease beside the DB file (revision overlap on a shared SMB file).
     writer_lease_ttl_s: float = Field(15.0, ge=1, le=300)
+    # Storage unusable at start-up is retried this often (each try logs one error line).
+    storage_reopen_s: float = Field(15.0, ge=0.5, le=3600)
     # After SIGTERM: seconds /readyz answers 503 before the listener closes (LB catches up).
     shutdown_delay_s: float = Field(2.0, ge=0, le=20)
     # Periodic online backups (0 = off) into BACKUP_DIR (default: <db dir>/backups), keeping BACKUP_KEEP.

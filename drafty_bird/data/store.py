@@ -112,6 +112,15 @@ class ScoreStore:
         if self.lease is not None and not self.lease.held():
             raise NotWriter("another instance holds the writer lease; retry shortly")
 
+    def adopt(self, other: "ScoreStore") -> None:
+        """Recovery: take over a freshly opened store's engine, lease and threads (start-up failed earlier)."""
+        old_pools = {self._write_pool, self._read_pool}
+        self.engine, self.lease, self.writer_id = other.engine, other.lease, other.writer_id
+        self._write_pool, self._read_pool = other._write_pool, other._read_pool
+        self.unavailable = self.corrupt = self.degraded = None
+        for pool in old_pools:
+            pool.shutdown(wait=False)
+
     async def drain_writes(self) -> None:
         """Wait for every write queued so far to finish (shutdown: before releasing the lease)."""
         await asyncio.get_running_loop().run_in_executor(self._write_pool, lambda: None)
