@@ -25,6 +25,9 @@ from drafty_bird.ops import gate
 from tests.ops.conftest import CHAOS, HEALTHY, IDLE, TEST_WINDOW, PromStack
 from tests.server import ROOT, free_port
 
+# Starts three app processes and Prometheus (shared, once per session).
+pytestmark = pytest.mark.slow
+
 RULES = ROOT / "infra" / "observability" / "prometheus" / "alerts.yml"
 
 

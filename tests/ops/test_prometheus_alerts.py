@@ -22,6 +22,9 @@ from tests.ops.conftest import CHAOS, DOWN, HEALTHY, IDLE, TEST_WINDOW, PromStac
 from tests.server import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+# Starts three app processes and Prometheus (shared, once per session).
+pytestmark = pytest.mark.slow
+
 DASHBOARD = ROOT / "infra" / "observability" / "grafana" / "dashboards" / "drafty-bird.json"
 
 # Which revisions each alert's expression must return, and the left-hand side that
