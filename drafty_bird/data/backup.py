@@ -40,6 +40,13 @@ def _connect(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
 
 def verify(path: Path) -> int:
     """integrity_check ok and the tally agrees with the rows; returns the number of scores."""
+    try:
+        return _verify(path)
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: cannot be verified: {exc}") from None
+
+
+def _verify(path: Path) -> int:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         check = [r[0] for r in conn.execute("PRAGMA integrity_check")]
@@ -122,17 +129,15 @@ def restore(
     """Swap from_file in as db_path; returns where the replaced file was kept (None if there was none)."""
     rows = verify(from_file)
     progress(f"backup {from_file} verified: {rows} scores")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     lease = WriterLease(lease_path(db_path), owner=f"restore-{os.getpid()}", ttl_s=ttl_s)
     if not lease.tick():
         holder = lease.read()
+        who = f"another process holds the writer lease ({holder.owner})" if holder else "cannot take the writer lease"
         if not force:
-            raise BackupError(
-                f"another process holds the writer lease ({holder.owner if holder else '?'}); "
-                "stop it or wait for expiry, or pass --force"
-            )
-        progress(f"--force: ignoring the writer lease held by {holder.owner if holder else '?'}")
+            raise BackupError(f"{who}; stop it or wait for expiry, or pass --force")
+        progress(f"--force: {who}; restoring anyway")
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         kept = None
         if db_path.exists():
