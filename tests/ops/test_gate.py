@@ -44,8 +44,15 @@ def test_gate_excludes_the_same_routes_as_the_alert_rules() -> None:
     assert in_rules == {gate.EXCLUDED_ROUTES}
 
 
+# The healthy app's p99 is a few ms on an idle machine, but other test suites on the
+# same two shared cores have pushed it to ~850 ms: a generous latency limit for the
+# healthy verdict; the 500 ms limit itself is exercised by the chaos revision below.
+HEALTHY_P99_MS = "3000"
+
+
 def test_gate_promotes_the_healthy_revision(prom_stack: PromStack) -> None:
-    result = run_gate(prom_stack.prometheus.url, HEALTHY, "--max-error-ratio", "0.01", "--max-p99-ms", "500")
+    result = run_gate(prom_stack.prometheus.url, HEALTHY, "--max-error-ratio", "0.01", "--max-p99-ms", HEALTHY_P99_MS)
+    print(result.stdout)
     assert result.returncode == gate.PROMOTE, result.stdout + result.stderr
     assert "verdict: PROMOTE" in result.stdout
     # The evidence: every query with its value.
@@ -55,10 +62,19 @@ def test_gate_promotes_the_healthy_revision(prom_stack: PromStack) -> None:
 
 def test_gate_rolls_back_the_chaos_revision(prom_stack: PromStack) -> None:
     result = run_gate(prom_stack.prometheus.url, CHAOS)
+    print(result.stdout)
     assert result.returncode == gate.ROLL_BACK, result.stdout + result.stderr
     match = re.search(r"5xx ratio (\d\.\d+) > 0.01", result.stdout)
     assert match, result.stdout
     assert 0.1 < float(match.group(1)) < 0.3, result.stdout
+
+
+def test_gate_rolls_back_on_latency_alone(prom_stack: PromStack) -> None:
+    """Injected latency (p99 1500 ms) against the default 500 ms, with errors tolerated."""
+    result = run_gate(prom_stack.prometheus.url, CHAOS, "--max-error-ratio", "1", "--max-p99-ms", "500")
+    assert result.returncode == gate.ROLL_BACK, result.stdout + result.stderr
+    assert "5xx ratio" not in result.stdout.split("verdict:")[1]
+    assert re.search(r"p99 \d+ ms > 500 ms", result.stdout), result.stdout
 
 
 @pytest.mark.parametrize("revision", [IDLE, "rev-never-deployed"])
@@ -150,7 +166,7 @@ def token_file(tmp_path: Path) -> Iterator[Path]:
 
 def test_gate_sends_the_bearer_token_from_a_file(prom_stack: PromStack, token_file: Path) -> None:
     with AuthProxy(prom_stack.prometheus.url, "s3cret-token") as proxy:
-        result = run_gate(proxy.url, HEALTHY, "--token-file", str(token_file))
+        result = run_gate(proxy.url, HEALTHY, "--token-file", str(token_file), "--max-p99-ms", HEALTHY_P99_MS)
     assert result.returncode == gate.PROMOTE, result.stdout + result.stderr
     assert set(proxy.seen_auth) == {"Bearer s3cret-token"}
     assert "s3cret-token" not in result.stdout + result.stderr, "the token must not be printed"
