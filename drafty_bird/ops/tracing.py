@@ -1,7 +1,7 @@
 """OpenTelemetry traces: resource, exporter choice, FastAPI server spans, flush on shutdown.
 
 Exports only when an OTLP endpoint is configured (or OTEL_TRACES_EXPORTER=console);
-otherwise spans exist just long enough to put trace ids into the logs. The original
+otherwise spans are not recorded at all, only their ids go into the logs. The original
 app printed ~1.8 KB of spans per request to stdout; this one never does by default.
 """
 
@@ -11,9 +11,11 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drafty_bird.ops.logging import request_id_var
@@ -67,7 +69,9 @@ def choose_exporters(*, endpoint: str | None, protocol: str, exporters: str) -> 
 def setup_tracing(app: Any, resource: Resource, exporters: list[SpanExporter]) -> TracerProvider:
     """Install the global tracer provider and the FastAPI server spans. Call before ui.run."""
     global _provider
-    provider = TracerProvider(resource=resource)
+    # Nothing exports: record nothing. Unsampled spans still get ids, so logs keep
+    # trace_id/span_id (and pass on an incoming traceparent) at a fraction of the cost.
+    provider = TracerProvider(resource=resource, sampler=None if exporters else ALWAYS_OFF)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -75,6 +79,8 @@ def setup_tracing(app: Any, resource: Resource, exporters: list[SpanExporter]) -
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
+        # HTTP metrics come from prometheus-client (ops/metrics.py); OTel's would be duplicates.
+        meter_provider=NoOpMeterProvider(),
         excluded_urls=EXCLUDED_URLS,
         # Per-message "http send/receive" child spans add nothing an operator reads.
         exclude_spans=["receive", "send"],
