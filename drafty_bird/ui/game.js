@@ -92,7 +92,7 @@ export default {
     <div class="db-board">
       <canvas ref="canvas" tabindex="0" role="img" :aria-label="ariaLabel"
         @pointerdown.prevent="onPointer"></canvas>
-      <div v-if="phase === 'over'" class="db-over">
+      <div v-if="phase === 'over'" class="db-over" @click="restart">
         <h2>Run complete</h2>
         <p>{{ score }} {{ score === 1 ? "duct" : "ducts" }} braved</p>
         <button ref="restart" class="db-btn" @click="restart">Play again (Space)</button>

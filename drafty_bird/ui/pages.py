@@ -1,20 +1,17 @@
 """The page at /: the game beside a live top-10 panel.
 
 The game runs in the browser and POSTs scores over HTTP like any client; the panel
-is fed by the service's one "top 10 changed" notification, fanned out to open pages.
+is fed by the service's one "top 10 changed" notification, fanned out to open pages
+(ui/board.py LiveBoards).
 """
-
-import logging
 
 from nicegui import Client, ui
 from nicegui.elements.mixins.text_element import TextElement
 
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.settings import get_settings
-from drafty_bird.ui.board import Board
+from drafty_bird.ui.board import Board, LiveBoards, serialize
 from drafty_bird.ui.game import Game
-
-log = logging.getLogger(__name__)
 
 PAGE_CSS = """
 body{background:#F0F7F9;font-family:Lato,system-ui,sans-serif;color:#1C4C75}
@@ -65,6 +62,7 @@ def chaos_summary() -> str | None:
 
 def register_pages(service: LeaderboardService) -> None:
     test_hooks = get_settings().game_test_hooks
+    live = LiveBoards(service)
 
     @ui.page("/", title="Drafty Bird")
     async def index(client: Client) -> None:
@@ -86,13 +84,6 @@ def register_pages(service: LeaderboardService) -> None:
         with ui.element("main").classes("db-main"):
             with ui.element("div").classes("db-play"):
                 game = Game(test_hooks=test_hooks)
-            board = Board(await service.top())
-
+            board = Board(serialize(await service.top()))
         game.on_score_saved(board.mark_mine)
-
-        def on_top(top: list) -> None:
-            # Called once per change by the service; only touches this page's panel.
-            board.show(top)
-
-        unsubscribe = service.subscribe(on_top)
-        client.on_delete(unsubscribe)
+        live.add(board, client)

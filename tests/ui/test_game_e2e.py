@@ -55,6 +55,15 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     assert len(colours) >= 4, colours
     assert "28,76,117" in colours, "the navy ducts should be on the board"
     assert hosts == {f"127.0.0.1:{game_server.port}"}, f"every asset comes from the app: {hosts}"
+    # Laptop screens: the whole game (board, status, name) fits without scrolling.
+    for width, height in [(1280, 720), (1366, 768), (1440, 900)]:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(
+            "document.scrollingElement.scrollHeight <= innerHeight && document.scrollingElement.scrollWidth <= innerWidth",
+            timeout=5_000,
+        )
+        bottom = page.locator(".db-name input").bounding_box()
+        assert bottom and bottom["y"] + bottom["height"] <= height, (width, height, bottom)
     assert problems == []
 
 
@@ -80,6 +89,7 @@ def test_autopilot_run_scores_and_lands_once_in_db_and_panel(page: Page, game_se
 
     # Focus moved to the restart prompt, which the keyboard can reach.
     expect(page.get_by_role("button", name=re.compile("Play again"))).to_be_focused()
+    expect(page.locator(".db-status")).to_have_text(re.compile(r"Run complete: \d+ points?\."))
 
     page.wait_for_function(f"window.__draftyBird.saves().length === {len(finished)}", timeout=10_000)
     for run in finished:
@@ -132,6 +142,10 @@ def test_a_score_from_one_page_reaches_another_within_a_second(browser: Browser,
         elapsed = time.monotonic() - t0
         assert elapsed <= 1.0, f"page B saw the new score after {elapsed:.2f}s"
         assert page_b.evaluate("window.__noReload") == "still here"
+        # A click anywhere on the result screen starts again.
+        page_a.wait_for_timeout(500)
+        page_a.locator(".db-over").click(position={"x": 10, "y": 10})
+        page_a.wait_for_function("window.__draftyBird.state().phase === 'ready'", timeout=5_000)
         assert page_b.evaluate(STATE)["frames"] > frames_before, "B's game kept running (element not rebuilt)"
         # B did not submit it, so it is not highlighted there; A's copy is.
         expect(page_b.locator("li.db-mine")).to_have_count(0)
@@ -285,6 +299,8 @@ def test_screenshot_of_a_run_in_progress(browser: Browser, game_server: RunningS
         s = page.evaluate(STATE)
         while s["score"] < 4:
             assert s["phase"] == "playing", s
+            if s["score"] == 3:  # a short status line every 3 points, in the polite live region
+                expect(page.locator(".db-status")).to_have_text("Draft detected. Bird unimpressed.")
             if wants_flap(s, c):
                 page.locator("canvas").click()
             s = page.evaluate(f"window.__draftyBird.frame({1000 / 60})")

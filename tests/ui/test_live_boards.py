@@ -1,0 +1,74 @@
+"""The live leaderboard fan-out: one DB read per change, whatever the number of open pages.
+
+Real service, real store on a real SQLite file; the pages are stand-ins that record what
+they are shown (a browser test covers the real panel: test_game_e2e.py).
+"""
+
+import asyncio
+import threading
+from pathlib import Path
+
+from sqlalchemy import event
+
+from drafty_bird.data.engine import make_engine, migrate
+from drafty_bird.data.models import ScoreCreate
+from drafty_bird.data.store import ScoreStore
+from drafty_bird.leaderboard import LeaderboardService
+from drafty_bird.ui.board import LiveBoards
+
+
+class Page:
+    def __init__(self) -> None:
+        self.shown: list[list[dict]] = []
+
+    def show(self, rows: list[dict]) -> None:
+        self.shown.append(rows)
+
+
+def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    top_queries: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "ORDER BY" in statement.upper() and "LIMIT" in statement.upper():
+            top_queries.append(statement)
+
+    store = ScoreStore(engine)
+    service = LeaderboardService(store)
+    live = LiveBoards(service)
+    pages = [Page() for _ in range(40)]
+    live.boards.update(pages)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))
+        assert len(top_queries) == 1, "one top-10 read for 40 pages"
+        assert all(p.shown == [[{"player": "Ada", "score": 5, "createdAt": p.shown[0][0]["createdAt"]}]] for p in pages)
+        assert len({id(p.shown[0]) for p in pages}) == 1, "serialized once, shared by every page"
+
+        await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))  # a retry: nothing new
+        for i in range(10):
+            await service.submit(ScoreCreate(player=f"P{i}", score=50 + i, run_id=f"hi-{i}"))
+        before = len(top_queries)
+        await service.submit(ScoreCreate(player="Low", score=1, run_id="low"))  # not in the top 10
+        assert len(top_queries) == before
+
+    # Its own thread: Playwright's sync API may hold an event loop on the main thread.
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, on the test's thread)
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(60)
+    store.close()
+    if errors:
+        raise errors[0]
+    assert not worker.is_alive(), "scenario hung"
+    assert all(len(p.shown) == 11 for p in pages), "1 + 10 changes, no broadcast for the retry or the low score"
+    assert [r["score"] for r in pages[0].shown[-1]] == list(range(59, 49, -1))
