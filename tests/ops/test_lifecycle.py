@@ -98,3 +98,44 @@ def test_kill_9_under_load_loses_no_acknowledged_score(tmp_path) -> None:
     assert not load.unacked, f"{len(load.unacked)} runs never acknowledged"
     assert integrity(first.db_path) == ["ok"]
     assert_every_ack_stored_once(load, first.db_path)
+
+
+def test_a_slow_request_still_running_when_the_listener_closes_gets_its_answer(tmp_path) -> None:
+    """Chaos latency (2.5 s on /leaderboard) keeps requests in flight across the moment
+    uvicorn stops listening (SHUTDOWN_DELAY_S after SIGTERM); each must still get its 200."""
+    env = {"CHAOS_ENABLED": "true", "CHAOS_LATENCY_MS_P50": "2500", "CHAOS_LATENCY_MS_P99": "2500",
+           "CHAOS_ROUTES": "/leaderboard", "SHUTDOWN_DELAY_S": "1"}
+    server = launch(tmp_path, env)
+    results: dict[str, object] = {}
+
+    def slow_get(name: str) -> None:
+        started = time.monotonic()
+        try:
+            response = httpx.get(server.url + "/leaderboard", timeout=15)
+            results[name] = (response.status_code, time.monotonic() - started)
+        except httpx.HTTPError as exc:
+            results[name] = exc
+
+    try:
+        wait_healthy(server)
+        early = threading.Thread(target=slow_get, args=("before-signal",))
+        early.start()
+        time.sleep(0.3)
+        sent = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # still inside the 1 s drain delay: the listener is open
+        late = threading.Thread(target=slow_get, args=("during-drain",))
+        late.start()
+        code = server.proc.wait(15)
+        exit_s = time.monotonic() - sent
+        early.join(10)
+        late.join(10)
+    finally:
+        server.stop()
+    assert code == 0 and exit_s < 10, (code, exit_s)
+    for name in ("before-signal", "during-drain"):
+        outcome = results[name]
+        assert isinstance(outcome, tuple) and outcome[0] == 200, f"{name}: {outcome!r}"
+        assert outcome[1] >= 2.0, f"{name} was not slowed down by chaos: {outcome!r}"
+    # The late request was still running when the listener closed (1 s after the signal).
+    assert exit_s > 0.5 + 2.0
