@@ -12,9 +12,9 @@ class Game(ui.element, component="game.js", dependencies=["physics.js", "player.
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
     """
 
-    def __init__(self, *, test_hooks: bool = False) -> None:
+    def __init__(self, *, on_score_saved: Callable[[dict[str, Any]], Any], test_hooks: bool = False) -> None:
         super().__init__()
         self._props["testHooks"] = test_hooks
-
-    def on_score_saved(self, handler: Callable[[dict[str, Any]], Any]) -> None:
-        self.on("score_saved", lambda e: handler(e.args))
+        # Listeners must exist before the element reaches the browser: NiceGUI remounts an
+        # element whose listeners change later, which would throw away a run in progress.
+        self.on("score_saved", lambda e: on_score_saved(e.args))

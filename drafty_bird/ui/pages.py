@@ -66,6 +66,8 @@ def register_pages(service: LeaderboardService) -> None:
 
     @ui.page("/", title="Drafty Bird")
     async def index(client: Client) -> None:
+        # Read first, then build synchronously: everything reaches the browser in one piece.
+        top = serialize(await service.top())
         ui.add_css(PAGE_CSS)
         with ui.element("header").classes("db-header"):
             TextElement(tag="h1", text="Drafty Bird")  # a real <h1>, without ui.html's sanitizer bundle
@@ -82,8 +84,8 @@ def register_pages(service: LeaderboardService) -> None:
         show_chaos()
         ui.timer(CHAOS_POLL_S, show_chaos)
         with ui.element("main").classes("db-main"):
-            with ui.element("div").classes("db-play"):
-                game = Game(test_hooks=test_hooks)
-            board = Board(serialize(await service.top()))
-        game.on_score_saved(board.mark_mine)
+            play = ui.element("div").classes("db-play")
+            board = Board(top)
+        with play:
+            Game(test_hooks=test_hooks, on_score_saved=board.mark_mine)
         live.add(board, client)

@@ -34,9 +34,15 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", r.url)))
+    starts: list[str] = []
+    page.on("request", lambda r: starts.append(r.url) if r.url.endswith("/game-start") else None)
 
     open_game(page, game_server.url)
-    page.wait_for_function("window.__draftyBird.state().frames > 30")
+    page.wait_for_function("window.did_handshake === true && window.__draftyBird.state().frames > 30")
+    page.wait_for_timeout(1_000)
+    # Mounted once: a remount (e.g. NiceGUI re-rendering on late listener changes) would
+    # throw away a run in progress and ask for a second run id.
+    assert len(starts) == 1, starts
 
     canvas = page.locator("canvas")
     expect(canvas).to_have_attribute("aria-label", re.compile("Drafty Bird game board"))
