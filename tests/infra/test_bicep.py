@@ -91,9 +91,16 @@ def test_azure_yaml_points_azd_at_the_container_app() -> None:
     assert "'azd-service-name'" in json.dumps(parse(APP)["resources"]["app"]["config"]["tags"])
 
 
-def test_container_app_api_version_is_ga_and_recent(container_app: dict) -> None:
-    version = container_app["api_version"]
-    assert not version.endswith("-preview") and version >= "2024-03-01", version
+def test_microsoft_app_api_versions_are_ga_and_recent() -> None:
+    seen = 0
+    for path in bicep_files():
+        for name, res in (parse(path).get("resources") or {}).items():
+            if res["type"].startswith("Microsoft.App/"):
+                seen += 1
+                version = res["api_version"]
+                # 2024-03-01 is the first GA version with volume mountOptions.
+                assert not version.endswith("-preview") and version >= "2024-03-01", f"{path.name}:{name} {version}"
+    assert seen >= 3, "containerApps, managedEnvironments and its storage"
 
 
 def test_multiple_revision_mode_and_single_replica(app_module: Module, container_app: dict) -> None:
