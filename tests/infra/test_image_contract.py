@@ -12,6 +12,7 @@ layers); HOST and PORT are overridden to a loopback free port.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -103,6 +104,13 @@ def test_image_cmd_runs_as_uid_1000_on_a_read_only_app_and_stops_cleanly_on_sigt
 
         wait_until(lambda: ok("/healthz"), 60, interval=0.2, message="/healthz 200 from the image CMD")
         wait_until(lambda: ok("/readyz"), 30, interval=0.2, message="/readyz 200 from the image CMD")
+        page = httpx.get(url + "/", timeout=15)
+        assert page.status_code == 200 and "Drafty Bird" in page.text, "the page must render from the image layout"
+        # Its scripts (NiceGUI's and our game component) are served from the copied tree and the venv.
+        scripts = set(re.findall(r'"(/_nicegui/[^"]+\.m?js)"', page.text))
+        assert scripts, "no NiceGUI scripts referenced by the page"
+        for script in scripts:
+            assert httpx.get(url + script, timeout=15).status_code == 200, script
         # A write proves /data works for uid 1000 (DB file created there, owned by uid 1000).
         posted = httpx.post(url + "/score", json={"player": "image", "score": 3, "run_id": "image-contract-1"}, timeout=5)
         assert posted.status_code in (200, 201), posted.text
