@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("requests", "errors", "p99"):
             query = getattr(queries, name)
             values[name] = prometheus.scalar(query)
-            print(f"  {name:<8} = {values[name]!s:<24} <- {query}")
+            shown = "none (no series)" if values[name] is None else f"{values[name]:.6g}"
+            print(f"  {name:<8} = {shown:<18} <- {query}")
     except PrometheusError as exc:
         print(f"verdict: INCONCLUSIVE (exit {INCONCLUSIVE}): {exc}")
         return INCONCLUSIVE

@@ -143,3 +143,12 @@ def test_grafana_provisioning_matches_the_dashboard() -> None:
         for target in panel["targets"]:
             assert target["datasource"]["uid"] in uids, f"{panel['title']}: unknown datasource"
             assert target["expr"].strip(), panel["title"]
+
+
+def test_compose_app_environment_uses_real_settings() -> None:
+    """A misspelt variable would be ignored silently (Settings ignores unknown names)."""
+    from drafty_bird.settings import Settings
+
+    fields = {name.upper() for name in Settings.model_fields}
+    for name in compose()["services"]["app"]["environment"]:
+        assert name in fields, f"docker-compose.yml sets {name}, which no setting reads"
