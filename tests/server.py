@@ -36,6 +36,10 @@ def server_env(db_path: Path, port: int, env: dict[str, str] | None = None) -> d
         LOG_LEVEL="info",
         PYTHONUNBUFFERED="1",
         NICEGUI_STORAGE_PATH=str(db_path.parent / ".nicegui"),
+        # Every test client is 127.0.0.1: one shared rate-limit bucket would make busy
+        # tests flaky. Rate-limit tests set RATE_LIMIT_* themselves.
+        RATE_LIMIT_SCORE="off",
+        RATE_LIMIT_GAME_START="off",
     )
     base.update(env or {})
     return base
