@@ -7,6 +7,7 @@ points at a Python under /root, which uid 1000 cannot traverse.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shlex
 import subprocess
@@ -44,19 +45,30 @@ def ensure_image_venv() -> Path:
     venv_path, args = build_stage_pip_args()
     key = hashlib.sha256((ROOT / "requirements.lock").read_bytes() + " ".join(args).encode()).hexdigest()
     stamp = IMAGE_VENV / ".stamp"
-    if stamp.exists() and stamp.read_text() == key:
-        return IMAGE_VENV
+    IMAGE_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # Several pytest runs may share this tree: one builds, the others wait.
+    with open(IMAGE_VENV.parent / ".image-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == key:
+            return IMAGE_VENV
+        _build(args, key)
+    return IMAGE_VENV
+
+
+def _build(args: list[str], key: str) -> None:
+    stamp = IMAGE_VENV / ".stamp"
     subprocess.run(["rm", "-rf", str(IMAGE_VENV)], check=True)
     # --without-pip: Debian may lack ensurepip; the test venv's pip installs into it instead.
     subprocess.run([str(BASE_PYTHON), "-m", "venv", "--without-pip", str(IMAGE_VENV)], check=True)
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(IMAGE_VENV / "bin/python"), "install", "-q", *args],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if result.returncode != 0:
+        raise AssertionError(f"building the image venv like the Dockerfile failed:\n{result.stderr[-3000:]}")
     stamp.write_text(key)
     IMAGE_VENV.chmod(0o755)
-    return IMAGE_VENV
 
 
 def map_paths(value: str, mapping: dict[str, Path]) -> str:
