@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SUBMISSION_RESULTS = ("stored", "duplicate", "invalid", "rejected", "failed")
+# The method is client input too: any token parses, so unknown ones share one label.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests by route template, method and status.", ["route", "method", "status"])
 HTTP_DURATION = Histogram(
@@ -92,7 +94,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         raw_path = scope["path"]  # mounts (socket.io) rewrite it downstream
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
         status = 500
         seen_token = _submission_seen.set([False]) if method == "POST" else None
         started = time.perf_counter()

@@ -85,6 +85,17 @@ def test_random_404_paths_add_no_label_values(server: RunningServer) -> None:
     assert value(after, "http_requests_total", **unmatched) - value(before, "http_requests_total", **unmatched) == 1000
 
 
+def test_made_up_methods_share_one_label(server: RunningServer) -> None:
+    before = scrape(server.url)
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for i in range(50):
+            http.request(f"X{i}METHOD", "/leaderboard")
+    after = scrape(server.url)
+    methods = {dict(labels)["method"] for labels in after["http_requests_total"]}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}, methods
+    assert len(set(after["http_requests_total"]) - set(before["http_requests_total"])) <= 1
+
+
 def test_game_funnel_and_score_results(server: RunningServer) -> None:
     before = scrape(server.url)
     with httpx.Client(base_url=server.url, timeout=10) as http:
