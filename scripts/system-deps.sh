@@ -7,6 +7,10 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The game's pure JS modules (physics, name rules) are tested under Node.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# The image-contract test builds a venv from Debian's Python, as the image does.
+/usr/bin/python3.11 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3.11-venv)
+# The API benchmark drives the server with wrk.
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing Debian packages: ${need[*]} (run as root, or install them: apt-get install ${need[*]})" >&2
