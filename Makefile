@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run test system-deps tools bench lock clean
+.PHONY: install install-run run test system-deps tools bench bench-instrumentation lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test: install system-deps tools
 
 bench: install
 	$(BIN)/python bench/bench_api.py
+
+# Metrics/tracing overhead: instrumentation on vs off vs exporting (docs/PERFORMANCE.md).
+bench-instrumentation: install
+	$(BIN)/python bench/bench_instrumentation.py
 
 # Regenerate the pinned lock files from pyproject.toml (needs network to PyPI).
 lock:

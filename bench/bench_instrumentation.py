@@ -4,14 +4,23 @@ Three real servers on copies of one seeded SQLite file, measured in the same run
   off     INSTRUMENTATION_ENABLED=false (no metrics middleware, no spans, no store timing)
   on      the default: metrics, spans and log trace ids, nothing exported (no endpoint)
   export  on, plus OTLP/HTTP export to a local sink that accepts and discards batches
+  export_sampled_10pct  export with OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG=0.1
 wrk (Debian's, installed when missing) drives each at concurrency 16; modes alternate
 within every repetition so drift on this shared machine hits all of them; medians are
-reported. Not a test: numbers go to docs/PERFORMANCE.md by hand, with date and machine.
+reported. Besides requests/s, each run records the server's own CPU time per request
+(utime+stime from /proc, export thread included): throughput swings with whatever else
+runs on the machine, CPU per request far less. Not a test: numbers go to
+docs/PERFORMANCE.md by hand, with date and machine.
+
+It also prints an in-process breakdown: CPU time (time.process_time) per request through
+the same middlewares on a bare FastAPI app, layer by layer, which the machine's load
+barely moves.
 
     .venv/bin/python bench/bench_instrumentation.py [--reps 5] [--seconds 5] [--rows 1000]
 """
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -23,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -84,13 +94,105 @@ class DiscardingSink:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def run_wrk(wrk: str, url: str, seconds: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def run_wrk(wrk: str, url: str, seconds: int, pid: int) -> tuple[float, float]:
+    """(requests/s, server CPU microseconds per request)."""
+    cpu_before = cpu_seconds(pid)
     out = subprocess.run(
         [wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", url], check=True, capture_output=True, text=True
     ).stdout
+    cpu = cpu_seconds(pid) - cpu_before
     if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         raise SystemExit(f"non-2xx responses from {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu / requests * 1e6
+
+
+def layer_costs(reps: int = 7, n: int = 1500) -> dict[str, dict[str, float]]:
+    """Median CPU microseconds per request as each instrumentation layer is added."""
+    from fastapi import FastAPI
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+    from drafty_bird.ops import tracing
+    from drafty_bird.ops.access import AccessLogMiddleware
+    from drafty_bird.ops.chaos import ChaosMiddleware
+    from drafty_bird.ops.logging import configure_logging
+    from drafty_bird.ops.metrics import MetricsMiddleware
+
+    configure_logging("warning")
+
+    def make(layers: tuple[str, ...]) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/healthz")
+        async def healthz() -> dict:
+            return {"status": "ok"}
+
+        @app.get("/leaderboard")
+        async def leaderboard() -> dict:  # the middlewares' cost, not the DB's
+            return {"leaderboard": []}
+
+        app.add_middleware(ChaosMiddleware)
+        if "request id" in layers:
+            app.add_middleware(tracing.RequestIdSpanMiddleware)
+        app.add_middleware(AccessLogMiddleware)
+        if "metrics" in layers:
+            app.add_middleware(MetricsMiddleware)
+        if "spans" in layers:
+            sampler = ALWAYS_ON if "recorded" in layers else ALWAYS_OFF
+            FastAPIInstrumentor.instrument_app(
+                app,
+                tracer_provider=TracerProvider(sampler=sampler),
+                meter_provider=NoOpMeterProvider(),
+                excluded_urls=tracing.EXCLUDED_URLS,
+                exclude_spans=["receive", "send"],
+            )
+        return app
+
+    async def drive(app: FastAPI, path: str) -> float:
+        scope = {
+            "type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1:8080")], "server": ("127.0.0.1", 8080),
+            "client": ("127.0.0.1", 5000), "scheme": "http", "http_version": "1.1", "root_path": "",
+            "asgi": {"version": "3.0"},
+        }
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message: dict) -> None:
+            pass
+
+        for _ in range(100):
+            await app(dict(scope), receive, send)
+        started = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - started) / n * 1e6
+
+    configs = {
+        "off (chaos + access log)": (),
+        "+ metrics middleware": ("metrics",),
+        "+ request-id span attribute": ("metrics", "request id"),
+        "+ FastAPI spans, not recorded (no exporter)": ("metrics", "request id", "spans"),
+        "+ FastAPI spans, recorded (exporter set)": ("metrics", "request id", "spans", "recorded"),
+    }
+    apps = {name: make(layers) for name, layers in configs.items()}
+    out: dict[str, dict[str, float]] = {}
+    for path in ENDPOINTS:
+        runs: dict[str, list[float]] = {}
+        for _ in range(reps):
+            for name, app in apps.items():
+                runs.setdefault(name, []).append(asyncio.run(drive(app, path)))
+        out[path] = {name: round(statistics.median(values), 1) for name, values in runs.items()}
+    return out
 
 
 def main() -> None:
@@ -106,6 +208,11 @@ def main() -> None:
         "off": {"INSTRUMENTATION_ENABLED": "false"},
         "on": {},
         "export": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        "export_sampled_10pct": {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        },
     }
     servers = {}
     for mode, extra in modes.items():
@@ -114,28 +221,44 @@ def main() -> None:
         seed(db, args.rows)
         servers[mode] = launch(work, {**BASE_ENV, **extra}, db_path=db, name=f"bench-{mode}")
     rps: dict[tuple[str, str], list[float]] = {}
+    cpu_us: dict[tuple[str, str], list[float]] = {}
     try:
         for server in servers.values():
             wait_healthy(server)
         for server in servers.values():  # warm-up: imports, caches, first DB pages
             for path in ENDPOINTS:
-                run_wrk(wrk, server.url + path, 1)
+                run_wrk(wrk, server.url + path, 1, server.proc.pid)
         for rep in range(args.reps):
             order = list(servers) if rep % 2 == 0 else list(reversed(servers))
             for path in ENDPOINTS:
                 for mode in order:
-                    rps.setdefault((path, mode), []).append(run_wrk(wrk, servers[mode].url + path, args.seconds))
+                    throughput, cpu = run_wrk(wrk, servers[mode].url + path, args.seconds, servers[mode].proc.pid)
+                    rps.setdefault((path, mode), []).append(throughput)
+                    cpu_us.setdefault((path, mode), []).append(cpu)
     finally:
         for server in servers.values():
             server.stop()
     results = {}
     for path in ENDPOINTS:
         medians = {mode: statistics.median(rps[(path, mode)]) for mode in modes}
+        cpu = {mode: statistics.median(cpu_us[(path, mode)]) for mode in modes}
         results[path] = {
             **{f"rps_{mode}": round(value, 1) for mode, value in medians.items()},
-            "overhead_on_vs_off_pct": round((1 - medians["on"] / medians["off"]) * 100, 1),
-            "overhead_export_vs_off_pct": round((1 - medians["export"] / medians["off"]) * 100, 1),
-            "runs": {mode: [round(v) for v in rps[(path, mode)]] for mode in modes},
+            "throughput_loss_on_vs_off_pct": round((1 - medians["on"] / medians["off"]) * 100, 1),
+            **{
+                f"throughput_loss_{mode}_vs_off_pct": round((1 - medians[mode] / medians["off"]) * 100, 1)
+                for mode in modes
+                if mode not in ("off", "on")
+            },
+            **{f"cpu_us_per_req_{mode}": round(value) for mode, value in cpu.items()},
+            "cpu_overhead_on_vs_off_pct": round((cpu["on"] / cpu["off"] - 1) * 100, 1),
+            **{
+                f"cpu_overhead_{mode}_vs_off_pct": round((cpu[mode] / cpu["off"] - 1) * 100, 1)
+                for mode in modes
+                if mode not in ("off", "on")
+            },
+            "rps_runs": {mode: [round(v) for v in rps[(path, mode)]] for mode in modes},
+            "cpu_us_runs": {mode: [round(v) for v in cpu_us[(path, mode)]] for mode in modes},
         }
     print(
         json.dumps(
@@ -148,6 +271,7 @@ def main() -> None:
                 "reps": args.reps,
                 "otlp_batches_exported": sink.batches,
                 "results": results,
+                "in_process_cpu_us_per_request": layer_costs(),
             },
             indent=2,
         )
