@@ -131,6 +131,9 @@ def build(settings: Settings) -> Runtime:
 
     def on_writer_change(held: bool) -> None:
         log.warning("writer role changed", extra={"writer": held, "writer_id": store.writer_id})
+        if held and not store.schema_current:
+            # A newer release waited for the lease to migrate; writes stay refused until done.
+            background.append(asyncio.create_task(store.ensure_schema()))
 
     async def reopen_storage() -> None:
         # A file that was locked, full or corrupt at start-up: retry (read-only checks first,

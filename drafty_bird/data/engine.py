@@ -5,6 +5,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -15,7 +17,15 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
-__all__ = ["StorageCorrupt", "make_engine", "migrate", "open_database", "prepare_sqlite_file", "quick_check"]
+__all__ = [
+    "StorageCorrupt",
+    "make_engine",
+    "migrate",
+    "open_database",
+    "prepare_sqlite_file",
+    "quick_check",
+    "schema_is_current",
+]
 
 
 def make_engine(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
@@ -58,11 +68,15 @@ def quick_check(engine: Engine) -> None:
         raise StorageCorrupt("PRAGMA quick_check: " + "; ".join(rows[:5]))
 
 
-def open_database(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
+def open_database(
+    url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000, migrate_schema: bool = True
+) -> Engine:
     """Start-up: create the directory, check an existing file, migrate, check again.
 
     An existing file is checked before migrating, so a corrupt one is never written to.
-    Raises a data.errors.StorageUnavailable subclass; the caller decides fail vs memory.
+    migrate_schema=False stops after the read-only check (the caller migrates only once
+    it holds the writer lease). Raises a data.errors.StorageUnavailable subclass; the
+    caller decides fail vs memory.
     """
     engine = None
     try:
@@ -72,14 +86,28 @@ def open_database(url: str, *, journal_mode: str = "delete", busy_timeout_ms: in
         engine = make_engine(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms)
         if path is not None and path.exists() and path.stat().st_size > 0:
             quick_check(engine)
-        migrate(engine)
-        quick_check(engine)
+        if migrate_schema:
+            migrate(engine)
+            quick_check(engine)
         return engine
     except (SQLAlchemyError, OSError, StorageUnavailable) as exc:
         if engine is not None:
             engine.dispose()
         domain = classify(exc) or StorageWriteFailed(f"cannot open database: {exc}".splitlines()[0])
         raise domain from exc
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Read-only: is the file at the newest migration? (False for an empty file.)"""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
 
 
 def migrate(engine: Engine) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from drafty_bird.data.engine import make_engine, migrate, open_database
+from drafty_bird.data.engine import make_engine, migrate, open_database, quick_check, schema_is_current
 from drafty_bird.data.errors import NotWriter, StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify, is_busy
 from drafty_bird.data.lease import WriterLease
 from drafty_bird.data.models import Score, ScoreCount, utcnow
@@ -76,6 +76,8 @@ class ScoreStore:
         self.degraded: str | None = None
         # Set when a call found the file corrupt; cleared by the next successful ping.
         self.corrupt: str | None = None
+        # False while migrations are pending: only the lease holder migrates, then writes.
+        self.schema_current = True
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-write")
         # One in-memory connection cannot be shared between threads: everything on one.
         single = engine.pool.__class__.__name__ == "StaticPool"
@@ -111,6 +113,21 @@ class ScoreStore:
     def _require_writer(self) -> None:
         if self.lease is not None and not self.lease.held():
             raise NotWriter("another instance holds the writer lease; retry shortly")
+        if not self.schema_current:
+            raise NotWriter("database migration pending; retry shortly")
+
+    async def ensure_schema(self) -> None:
+        """Migrate once this process holds the lease (on the write thread, before any write)."""
+        if not self.schema_current:
+            await self._run(self._write_pool, self._migrate)
+
+    def _migrate(self) -> None:
+        if self.schema_current or (self.lease is not None and not self.lease.held()):
+            return
+        migrate(self.engine)
+        quick_check(self.engine)
+        self.schema_current = True
+        log.warning("database migrated by the new writer", extra={"writer_id": self.writer_id})
 
     def adopt(self, other: "ScoreStore") -> None:
         """Recovery: take over a freshly opened store's engine, lease and threads (start-up failed earlier)."""
@@ -118,6 +135,7 @@ class ScoreStore:
         self.engine, self.lease, self.writer_id = other.engine, other.lease, other.writer_id
         self._write_pool, self._read_pool = other._write_pool, other._read_pool
         self.unavailable = self.corrupt = self.degraded = None
+        self.schema_current = other.schema_current
         for pool in old_pools:
             pool.shutdown(wait=False)
 
@@ -241,7 +259,7 @@ def open_store(
     so a lone instance is the writer before it serves.
     """
     try:
-        engine = open_database(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms)
+        engine, lease, current = _open(url, journal_mode, busy_timeout_ms, lease_path, lease_ttl_s)
     except StorageUnavailable as exc:
         if fallback == "memory":
             log.error("storage unusable, serving from memory", extra={"error": exc.reason})
@@ -250,8 +268,31 @@ def open_store(
             return ScoreStore(memory), "memory"
         log.error("storage unusable: not ready until fixed", extra={"error": exc.reason, "kind": type(exc).__name__})
         return ScoreStore(make_engine("sqlite://"), unavailable=exc), "unavailable"
-    lease = None
-    if lease_path is not None:
-        lease = WriterLease(lease_path, ttl_s=lease_ttl_s)
-        lease.tick()
-    return ScoreStore(engine, lease=lease), engine.dialect.name
+    store = ScoreStore(engine, lease=lease)
+    store.schema_current = current
+    return store, engine.dialect.name
+
+
+def _open(
+    url: str, journal_mode: str, busy_timeout_ms: int, lease_path: Path | None, lease_ttl_s: float
+) -> tuple[Engine, WriterLease | None, bool]:
+    """Open and check; with a lease, only its holder migrates (a migration is a write)."""
+    engine = open_database(
+        url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms, migrate_schema=lease_path is None
+    )
+    if lease_path is None:
+        return engine, None, True
+    lease = WriterLease(lease_path, ttl_s=lease_ttl_s)
+    try:
+        if lease.tick():
+            migrate(engine)
+            quick_check(engine)
+            return engine, lease, True
+        return engine, lease, schema_is_current(engine)
+    except Exception as exc:
+        lease.release()  # not-ready processes never sit on the lease
+        engine.dispose()
+        domain = classify(exc)
+        if domain is None:
+            raise
+        raise domain from exc

@@ -1,0 +1,39 @@
+"""A migration is a write: only the lease holder runs it. A newer release that starts
+while the old one still holds the lease (revision overlap) leaves the file alone, and
+migrates the moment it takes the lease over, before its first write."""
+
+import sqlite3
+
+import httpx
+
+from drafty_bird.data.lease import WriterLease, lease_path
+from tests.server import launch, wait_healthy, wait_until
+
+
+def tables(db) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_a_non_writer_never_migrates_and_migrates_once_it_holds_the_lease(tmp_path) -> None:
+    db = tmp_path / "share" / "db.sqlite"
+    db.parent.mkdir()
+    holder = WriterLease(lease_path(db), owner="old-revision", ttl_s=60)
+    assert holder.tick()
+    server = launch(tmp_path, {"WRITER_LEASE_TTL_S": "3"}, db_path=db)
+    try:
+        wait_healthy(server)
+        http = httpx.Client(base_url=server.url, timeout=10)
+        refused = http.post("/score", json={"score": 4, "run_id": "early"})
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "2", refused.text
+        assert http.get("/readyz").status_code == 503  # nothing to read yet
+        assert tables(db) == set(), "a process without the lease wrote to the file"
+
+        holder.release()  # the old revision stops
+        wait_until(lambda: http.get("/readyz").status_code == 200, 10, message="new writer migrated and ready")
+        assert http.get("/readyz").json()["writer"] is True
+        assert {"scores", "score_counts", "alembic_version"} <= tables(db)
+        assert http.post("/score", json={"score": 4, "run_id": "early"}).status_code == 201
+    finally:
+        server.stop()
+    assert any(rec.get("message") == "database migrated by the new writer" for rec in server.logs())
