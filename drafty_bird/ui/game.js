@@ -149,6 +149,8 @@ export default {
       lastRun: null,
       saves: [],
       raf: 0,
+      // Honour the OS "reduce motion" setting: slower spin, still leak streaks, no hover.
+      motion: window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 1,
     };
     this.playerName = "Guest";
     try {
@@ -294,7 +296,7 @@ export default {
       } else if (this.phase === "ready") {
         // Gentle hover until the first flap; the course does not move.
         g.prevY = g.run.y;
-        g.run.y = (P.BOARD_H - P.GROUND_H) / 2 + 6 * Math.sin(now / 400);
+        g.run.y = (P.BOARD_H - P.GROUND_H) / 2 + g.motion * 6 * Math.sin(now / 400);
       }
       this.draw(this.phase === "playing" ? P.clockAlpha(g.clock) : 1);
       g.frame += 1;
@@ -335,7 +337,7 @@ export default {
       for (let x = -off; x < P.BOARD_W; x += 48) ctx.fillRect(x, P.BOARD_H - P.GROUND_H, 24, 6);
       ctx.globalAlpha = 1;
       const y = g.prevY + (run.y - g.prevY) * alpha;
-      g.spin += 0.08 + Math.min(Math.abs(run.vy) * 0.02, 0.25) + Math.abs(run.draft) * 0.03;
+      g.spin += (0.08 + Math.min(Math.abs(run.vy) * 0.02, 0.25) + Math.abs(run.draft) * 0.03) * (g.motion ? 1 : 0.25);
       this.drawDetector(ctx, P.BIRD_X, y, g.spin);
       // Score
       ctx.font = `700 56px ${FONT}`;
@@ -395,7 +397,7 @@ export default {
       ctx.strokeStyle = d.draftDir < 0 ? COLORS.green : COLORS.amber;
       ctx.lineWidth = 3;
       ctx.globalAlpha = 0.55;
-      const drift = ((tick * (1 + d.level)) % 40) * d.draftDir * -1;
+      const drift = this.g.motion * ((tick * (1 + d.level)) % 40) * d.draftDir * -1;
       ctx.beginPath();
       for (let i = 0; i < d.level + 1; i += 1) {
         const sx = x + 14 + (i * (P.DUCT_W - 28)) / Math.max(d.level, 1);
