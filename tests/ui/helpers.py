@@ -1,9 +1,13 @@
-"""Playwright helpers for the game: page checks, a test autopilot, DB reads."""
+"""Helpers for the game tests: page checks, a test autopilot, DB reads, the Node harness."""
 
+import json
+import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page
 
 STATE = "window.__draftyBird.state()"
@@ -53,3 +57,17 @@ def db_rows(db_path: Path, run_id: str | None = None) -> list[tuple]:
         if run_id is None:
             return conn.execute("SELECT player, score, run_id FROM scores").fetchall()
         return conn.execute("SELECT player, score, run_id FROM scores WHERE run_id = ?", (run_id,)).fetchall()
+
+
+HARNESS = Path(__file__).with_name("js_harness.mjs")
+
+
+def run_js(*cases: dict) -> list[dict]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is required for the game-physics tests: apt-get install nodejs (make test does)")
+    proc = subprocess.run(
+        [node, str(HARNESS)], input=json.dumps(list(cases)), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)

@@ -18,8 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.server import RunningServer, launch, wait_healthy, wait_until
 from tests.ui.conftest import GAME_ENV
-from tests.ui.helpers import STATE, autopilot_realtime, db_rows, open_game, wants_flap
-from tests.ui.test_physics import run_js
+from tests.ui.helpers import STATE, autopilot_realtime, db_rows, open_game, run_js, wants_flap
 
 pytestmark = pytest.mark.browser
 

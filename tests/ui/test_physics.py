@@ -4,27 +4,10 @@ The browser runs the same files; a later issue replays runs on the server with t
 so determinism is the contract under test here.
 """
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
 from drafty_bird.data.models import clean_player_name
-
-HARNESS = Path(__file__).with_name("js_harness.mjs")
-
-
-def run_js(*cases: dict) -> list[dict]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Node.js is required for the game-physics tests: apt-get install nodejs (make test does)")
-    proc = subprocess.run(
-        [node, str(HARNESS)], input=json.dumps(list(cases)), capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+from tests.ui.helpers import run_js
 
 
 @pytest.fixture(scope="module")
