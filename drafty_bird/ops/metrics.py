@@ -1,8 +1,9 @@
 """Prometheus metrics: definitions, the pure-ASGI request middleware and GET /metrics.
 
 Names and labels are a contract with infra/observability/prometheus/alerts.yml and the
-dashboard: rename nothing without changing those. Storage gauges live in storage_metrics. Every label value comes from a
-bounded set (route templates, fixed result names), never from raw input.
+dashboard: rename nothing without changing those. Every label value comes from a
+bounded set (route templates, known methods, fixed result names), never from raw
+input. The storage gauges live in storage_metrics.py.
 """
 
 import inspect
@@ -50,8 +51,8 @@ for _result in SUBMISSION_RESULTS:  # exported as 0 from the start, so rate() wo
 for _type in ("error", "latency"):
     CHAOS_INJECTIONS.labels(_type)
 
-# POST /score outcomes: the service counts what it sees (stored, duplicate, failed);
-# the middleware counts what never reached it (validation 4xx, 429, chaos 503).
+# POST /score outcomes: the service counts what it sees (stored, duplicate, store
+# errors); the middleware counts what never reached it (validation 4xx, 429, chaos 503).
 # A mutable box, not a flag, so a write made in a child task is still visible here.
 _submission_seen: ContextVar[list[bool] | None] = ContextVar("submission_seen", default=None)
 
