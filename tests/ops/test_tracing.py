@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.ops.otlp_receiver import GrpcReceiver, HttpReceiver, ReceivedSpan
+from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
 
 SERVER_KIND = 2  # opentelemetry.proto.trace.v1.Span.SPAN_KIND_SERVER
@@ -82,6 +83,8 @@ def test_resource_names_service_version_environment_and_aca_revision(traced: Run
     assert resource["azure.container_app.revision"] == "drafty-bird--rev7"
     assert resource["azure.container_app.replica"] == "drafty-bird--rev7-abc12"
     assert resource["service.instance.id"] == "drafty-bird--rev7-abc12"
+    # The same revision names the build in the metrics.
+    assert value(scrape(traced.url), "drafty_bird_build_info", version="0.1.0", revision="drafty-bird--rev7") == 1
 
 
 def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -> None:
