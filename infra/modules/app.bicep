@@ -68,6 +68,12 @@ var baseEnv = [
     value: 'fail'
   }
   {
+    // ACA's ingress (Envoy) connects from the environment's private range and appends the
+    // player's address to X-Forwarded-For; trust it so rate limits are per player.
+    name: 'TRUSTED_PROXIES'
+    value: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10'
+  }
+  {
     name: 'LOG_LEVEL'
     value: 'info'
   }

@@ -170,6 +170,9 @@ def test_required_environment(web_env: dict) -> None:
     for name in ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_PROTOCOL"):
         assert name in web_env
     assert "secretRef" in web_env["CHAOS_ADMIN_TOKEN"]
+    # Behind ACA's ingress the peer is Envoy; without trusting it every player shares one rate-limit bucket.
+    trusted = web_env["TRUSTED_PROXIES"]["value"].split(",")
+    assert "10.0.0.0/8" in trusted and "100.64.0.0/10" in trusted
 
 
 def test_no_secret_is_a_plain_env_value(app_module: Module, container_app: dict) -> None:
