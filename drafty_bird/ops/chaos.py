@@ -10,7 +10,6 @@ import logging
 import math
 import random
 from statistics import NormalDist
-from types import SimpleNamespace
 from typing import Annotated
 
 from opentelemetry import trace
@@ -189,10 +188,6 @@ class ChaosMiddleware:
         path = scope["path"]
         error, latency_ms = state.decide()
         if error:
-            # Answered before routing: name the route (a literal CHAOS_ROUTES path, so the
-            # label set stays bounded), or metrics would file it under "unmatched", which
-            # the error-rate alert leaves out.
-            scope.setdefault("route", SimpleNamespace(path=path))
             with tracer.start_as_current_span(
                 "chaos.inject", attributes={"chaos.injected": True, "chaos.type": "error", "chaos.latency_ms": 0.0}
             ):

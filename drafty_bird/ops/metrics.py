@@ -131,8 +131,6 @@ class _MetricsEndpoint:
         self.route = Route("/metrics", self, methods=["GET"], include_in_schema=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # FastAPI records only its own APIRoutes in the scope; route_label() reads it.
-        scope["route"] = self.route
         await self._app(scope, receive, send)
 
 
