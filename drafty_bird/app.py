@@ -19,14 +19,12 @@ from drafty_bird import __version__, api
 from drafty_bird.data import backup, lease
 from drafty_bird.data.store import ScoreStore, open_store as open_score_store
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops import health
-from drafty_bird.ops import chaos, chaos_admin, metrics, tracing
+from drafty_bird.ops import chaos, chaos_admin, health, lifecycle, metrics, storage_metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
-from drafty_bird.ops import lifecycle, storage_metrics
 from drafty_bird.ops.errors import install_error_handlers
-from drafty_bird.ops.ratelimit import RateLimitMiddleware
 from drafty_bird.ops.logging import configure_logging
+from drafty_bird.ops.ratelimit import RateLimitMiddleware
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from drafty_bird.ui.pages import register_pages
 
