@@ -97,10 +97,15 @@ def build(settings: Settings) -> Runtime:
     service = LeaderboardService(metrics.TimedStore(store) if settings.instrumentation_enabled else store)
     readiness = health.Readiness(storage_mode=storage_mode, check=store.ping)
     readiness.extra["writer"] = store.is_writer
-    readiness.extra["degraded"] = lambda: storage_mode == "memory" or store.degraded is not None
+
+    def degraded() -> bool:
+        # Serving from memory, or the last write failed (disk full, read-only).
+        return readiness.storage_mode == "memory" or store.degraded is not None
+
+    readiness.extra["degraded"] = degraded
     storage_metrics.bind(
         ready=store.healthy,
-        degraded=lambda: storage_mode == "memory" or store.degraded is not None,
+        degraded=degraded,
         writer=store.is_writer,
     )
 
@@ -122,7 +127,7 @@ def build(settings: Settings) -> Runtime:
     install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
-    register_pages(service)
+    register_pages(service, test_hooks=settings.game_test_hooks)
 
     stop_background = asyncio.Event()
     background: list[asyncio.Task] = []

@@ -4,7 +4,6 @@ Names follow the original Node service so existing deployments keep working.
 """
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -150,8 +149,3 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(_first_error_line(exc)) from None
     _check_db_dir(settings)
     return settings
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return load_settings()

@@ -9,7 +9,7 @@ from nicegui import Client, ui
 from nicegui.elements.mixins.text_element import TextElement
 
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.settings import get_settings
+from drafty_bird.ops.chaos import chaos_state
 from drafty_bird.ui.board import Board, LiveBoards, serialize
 from drafty_bird.ui.game import Game
 
@@ -44,10 +44,6 @@ CHAOS_POLL_S = 2.0  # chaos can be flipped at runtime (PUT /ops/chaos); a cheap 
 
 def chaos_summary() -> str | None:
     """What chaos injection is doing right now, or None when it is off."""
-    try:
-        from drafty_bird.ops.chaos import chaos_state  # noqa: PLC0415 (optional: the ops layer may omit it)
-    except ImportError:
-        return None
     state = chaos_state()
     if not state.enabled:
         return None
@@ -60,8 +56,8 @@ def chaos_summary() -> str | None:
     return f"{'; '.join(parts) or 'armed'} on {', '.join(c.routes)}"
 
 
-def register_pages(service: LeaderboardService) -> None:
-    test_hooks = get_settings().game_test_hooks
+def register_pages(service: LeaderboardService, *, test_hooks: bool = False) -> None:
+    """test_hooks exposes window.__draftyBird for Playwright (GAME_TEST_HOOKS)."""
     live = LiveBoards(service)
 
     @ui.page("/", title="Drafty Bird")
