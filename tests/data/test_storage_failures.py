@@ -7,7 +7,6 @@ limit (RLIMIT_FSIZE) on the server process, a read-only SQLite connection.
 
 import asyncio
 import hashlib
-import resource
 import sqlite3
 import sys
 

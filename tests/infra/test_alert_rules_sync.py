@@ -8,7 +8,7 @@ import json
 
 import yaml
 
-from tests.infra.bicep import INFRA, ROOT, Module
+from tests.infra.bicep import INFRA, Module
 
 RULES_YAML = INFRA / "observability/prometheus/alerts.yml"
 RULES_JSON = INFRA / "alerts/prometheus-rules.json"

@@ -18,7 +18,7 @@ import yaml
 
 from drafty_bird.settings import Settings
 from tests.infra import dockerfile
-from tests.infra.bicep import INFRA, ROOT, Either, Module, bicep_files, parse, possible_items
+from tests.infra.bicep import INFRA, ROOT, Module, bicep_files, parse, possible_items
 from tests.server import start_server
 
 APP = INFRA / "modules" / "app.bicep"

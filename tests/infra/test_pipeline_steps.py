@@ -6,7 +6,6 @@ Azure and a Docker engine cannot be reached here: both are recording fakes first
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
