@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,14 +39,18 @@ wrk.body = '{"player":"bench","score":17}'
 
 def ensure_wrk() -> str:
     if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     return shutil.which("wrk")
 
 
 def seed(path: Path, rows: int) -> None:
     migrate(make_engine(f"sqlite:///{path}"))
     rng = random.Random(1)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     scores = [min(int(rng.expovariate(1 / 15)), 400) for _ in range(rows)]
     with sqlite3.connect(path) as db:
         db.executemany(
@@ -69,7 +73,7 @@ def parse_latency(text: str, pct: str) -> float:
 
 
 def run_wrk(wrk: str, url: str, seconds: int, script: Path | None) -> dict:
-    cmd = [wrk, f"-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", url]
+    cmd = [wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -123,12 +127,17 @@ def main() -> None:
     for name in ("GET /leaderboard", "POST /score"):
         ratio = summary[f"{name} @ {large}"]["rps"] / summary[f"{name} @ {small}"]["rps"]
         summary[f"{name} throughput ratio {large}/{small}"] = round(ratio, 3)
-    print(json.dumps({
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
-        "concurrency": CONCURRENCY,
-        "results": summary,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
+                "concurrency": CONCURRENCY,
+                "results": summary,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

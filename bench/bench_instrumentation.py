@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -63,7 +63,10 @@ def seed(path: Path, rows: int) -> None:
     with sqlite3.connect(path) as db:
         db.executemany(
             "INSERT INTO scores (player, score, created_at, run_id) VALUES (?, ?, ?, ?)",
-            ((f"p{i}", i % 400, f"2026-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}.000000", f"seed-{i}") for i in range(rows)),
+            (
+                (f"p{i}", i % 400, f"2026-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}.000000", f"seed-{i}")
+                for i in range(rows)
+            ),
         )
         counts: dict[int, int] = {}
         for i in range(rows):
@@ -79,7 +82,7 @@ class DiscardingSink:
         self.batches = 0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length", 0)))
                 sink.batches += 1
                 self.send_response(200)
@@ -158,9 +161,17 @@ def layer_costs(reps: int = 7, n: int = 1500) -> dict[str, dict[str, float]]:
 
     async def drive(app: FastAPI, path: str) -> float:
         scope = {
-            "type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1:8080")], "server": ("127.0.0.1", 8080),
-            "client": ("127.0.0.1", 5000), "scheme": "http", "http_version": "1.1", "root_path": "",
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1:8080")],
+            "server": ("127.0.0.1", 8080),
+            "client": ("127.0.0.1", 5000),
+            "scheme": "http",
+            "http_version": "1.1",
+            "root_path": "",
             "asgi": {"version": "3.0"},
         }
 
@@ -263,7 +274,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
                 "load_avg": os.getloadavg(),
                 "concurrency": CONCURRENCY,

@@ -38,8 +38,13 @@ def visit(context: BrowserContext, url: str) -> dict:
     by_url = {responses[r]["url"]: n for r, n in wire.items() if r in responses}
     headers = {responses[r]["url"]: responses[r]["headers"].get("cache-control", "") for r in responses}
     page.close()
-    return {"bytes": sum(wire.values()), "requests": len(wire), "first_frame_ms": first_frame, "by_url": by_url,
-            "headers": headers}
+    return {
+        "bytes": sum(wire.values()),
+        "requests": len(wire),
+        "first_frame_ms": first_frame,
+        "by_url": by_url,
+        "headers": headers,
+    }
 
 
 def main() -> None:
@@ -61,10 +66,14 @@ def main() -> None:
         return statistics.median(r[key] for r in rows)
 
     print(f"runs: {args.runs} (medians)")
-    print(f"first visit:  {med(first, 'bytes') / 1024:.1f} KiB in {med(first, 'requests'):.0f} requests, "
-          f"first frame {med(first, 'first_frame_ms'):.0f} ms")
-    print(f"repeat visit: {med(repeat, 'bytes') / 1024:.1f} KiB in {med(repeat, 'requests'):.0f} requests, "
-          f"first frame {med(repeat, 'first_frame_ms'):.0f} ms")
+    print(
+        f"first visit:  {med(first, 'bytes') / 1024:.1f} KiB in {med(first, 'requests'):.0f} requests, "
+        f"first frame {med(first, 'first_frame_ms'):.0f} ms"
+    )
+    print(
+        f"repeat visit: {med(repeat, 'bytes') / 1024:.1f} KiB in {med(repeat, 'requests'):.0f} requests, "
+        f"first frame {med(repeat, 'first_frame_ms'):.0f} ms"
+    )
     print("first-frame ms, first visits:", [round(r["first_frame_ms"]) for r in first])
     print("\nlargest transfers, first visit:")
     for url, n in sorted(first[0]["by_url"].items(), key=lambda kv: -kv[1])[:12]:

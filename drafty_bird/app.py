@@ -17,7 +17,8 @@ from nicegui import app, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.data import backup, lease
-from drafty_bird.data.store import ScoreStore, open_store as open_score_store
+from drafty_bird.data.store import ScoreStore
+from drafty_bird.data.store import open_store as open_score_store
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import chaos, chaos_admin, health, lifecycle, metrics, storage_metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
@@ -70,7 +71,10 @@ def install_observability(settings: Settings) -> None:
     if settings.chaos_admin_token is not None:
         chaos_admin.register(app, settings.chaos_admin_token.get_secret_value())
     metrics.install(
-        app, version=__version__, revision=settings.container_app_revision, chaos_enabled=lambda: chaos.chaos_state().enabled
+        app,
+        version=__version__,
+        revision=settings.container_app_revision,
+        chaos_enabled=lambda: chaos.chaos_state().enabled,
     )
     if not settings.instrumentation_enabled:
         return
@@ -167,8 +171,12 @@ def build(settings: Settings) -> Runtime:
             background.append(
                 asyncio.create_task(
                     backup.periodic(
-                        settings.score_db_path, target, settings.backup_keep, settings.backup_interval_s,
-                        is_writer=store.is_writer, stop=stop_background,
+                        settings.score_db_path,
+                        target,
+                        settings.backup_keep,
+                        settings.backup_interval_s,
+                        is_writer=store.is_writer,
+                        stop=stop_background,
                     )
                 )
             )

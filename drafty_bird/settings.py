@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     # When set, GET/PUT /ops/chaos exist and need "Authorization: Bearer <token>".
     chaos_admin_token: SecretStr | None = None
 
-    @field_validator("log_level", "storage_fallback", "sqlite_journal_mode", "otel_exporter_otlp_protocol", mode="before")
+    @field_validator(
+        "log_level", "storage_fallback", "sqlite_journal_mode", "otel_exporter_otlp_protocol", mode="before"
+    )
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

@@ -12,7 +12,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
         yield running
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(server: RunningServer) -> httpx.Client:
     with httpx.Client(base_url=server.url, timeout=10) as http:
         yield http

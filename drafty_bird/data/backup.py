@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from drafty_bird.data.lease import WriterLease, lease_path
@@ -99,7 +99,7 @@ def backup(db_path: Path, to_dir: Path, keep: int = 7, progress: Progress = lamb
     if not db_path.exists():
         raise BackupError(f"{db_path}: no such database file")
     to_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     final = to_dir / f"{PREFIX}{stamp}{SUFFIX}"
     partial = final.with_name(final.name + ".partial")
     started = time.monotonic()
@@ -138,7 +138,7 @@ def restore(
             raise BackupError(f"{who}; stop it or wait for expiry, or pass --force")
         progress(f"--force: {who}; restoring anyway")
     try:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         kept = None
         if db_path.exists():
             kept = db_path.with_name(f"{db_path.name}.replaced-{stamp}")

@@ -17,6 +17,7 @@ All file I/O here blocks: call these methods from a worker thread.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -187,10 +188,8 @@ async def keep(lease: WriterLease, on_change: Callable[[bool], None], stop: asyn
         if now_held != held:
             held = now_held
             on_change(held)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), lease.renew_s if held else min(0.5, lease.renew_s))
-        except TimeoutError:
-            pass
 
 
 def lease_path(db_path: Path) -> Path:

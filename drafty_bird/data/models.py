@@ -6,10 +6,11 @@ the REST routes and the NiceGUI page both validate through ScoreCreate.
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field as PydanticField, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -25,12 +26,12 @@ _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso_millis(value: datetime) -> str:

@@ -79,4 +79,3 @@ class AccessLogMiddleware:
                 },
             )
             request_id_var.reset(token)
-

@@ -68,7 +68,9 @@ class Prometheus:
         try:
             body = once()
         except httpx.HTTPStatusError as exc:
-            raise PrometheusError(f"HTTP {exc.response.status_code} from Prometheus: {exc.response.text[:200]}") from None
+            raise PrometheusError(
+                f"HTTP {exc.response.status_code} from Prometheus: {exc.response.text[:200]}"
+            ) from None
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus unreachable: {type(exc).__name__}: {exc}") from None
         except ValueError:
@@ -181,7 +183,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-error-ratio", default=0.01, type=_fraction, help="highest 5xx ratio that promotes")
     parser.add_argument("--max-p99-ms", default=500.0, type=_positive, help="highest p99 latency that promotes")
     parser.add_argument(
-        "--min-requests", default=100.0, type=float,
+        "--min-requests",
+        default=100.0,
+        type=float,
         help="fewer user-facing requests in the window is inconclusive (default 100)",
     )
     parser.add_argument("--attempts", default=4, type=int, help="tries per query when Prometheus fails")
@@ -213,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         prometheus.close()
     verdict = decide(
-        values["requests"], values["errors"], values["p99"],
-        max_error_ratio=args.max_error_ratio, max_p99_ms=args.max_p99_ms, min_requests=args.min_requests,
+        values["requests"],
+        values["errors"],
+        values["p99"],
+        max_error_ratio=args.max_error_ratio,
+        max_p99_ms=args.max_p99_ms,
+        min_requests=args.min_requests,
     )
     print(f"verdict: {verdict.word} (exit {verdict.code}): {'; '.join(verdict.reasons)}")
     return verdict.code

@@ -28,20 +28,29 @@ SUBMISSION_RESULTS = ("stored", "duplicate", "invalid", "rejected", "failed")
 # The method is client input too: any token parses, so unknown ones share one label.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests by route template, method and status.", ["route", "method", "status"])
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests by route template, method and status.", ["route", "method", "status"]
+)
 HTTP_DURATION = Histogram(
-    "http_request_duration_seconds", "HTTP request latency by route template.", ["route", "method"], buckets=LATENCY_BUCKETS
+    "http_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
 )
 GAMES_STARTED = Counter("drafty_bird_games_started_total", "Runs started (POST /game-start or the page).")
 GAMES_COMPLETED = Counter(
-    "drafty_bird_games_completed_total", "Runs whose score was stored for the first time (retries of a run_id are not counted)."
+    "drafty_bird_games_completed_total",
+    "Runs whose score was stored for the first time (retries of a run_id are not counted).",
 )
 HIGH_SCORE = Gauge("drafty_bird_high_score", "Highest stored score.")
 CHAOS_INJECTIONS = Counter("drafty_bird_chaos_injections_total", "Chaos injections by type.", ["type"])
 CHAOS_ENABLED = Gauge("drafty_bird_chaos_enabled", "1 while chaos injection is switched on.")
 SCORE_SUBMISSIONS = Counter("drafty_bird_score_submissions_total", "Score submissions by outcome.", ["result"])
 DB_SECONDS = Histogram(
-    "drafty_bird_db_operation_duration_seconds", "Store calls, queue wait on the DB threads included.", ["op"], buckets=DB_BUCKETS
+    "drafty_bird_db_operation_duration_seconds",
+    "Store calls, queue wait on the DB threads included.",
+    ["op"],
+    buckets=DB_BUCKETS,
 )
 WS_CLIENTS = Gauge("drafty_bird_ws_clients", "Open game pages (NiceGUI clients with a live socket).")
 BUILD_INFO = Gauge("drafty_bird_build_info", "Always 1; the labels name the running build.", ["version", "revision"])
@@ -180,7 +189,7 @@ async def prime_high_score(read: Callable[[], Awaitable[int]]) -> None:
     """drafty_bird_high_score right at start-up, read from the DB (not 0 until the next score)."""
     try:
         set_high_score(await read())
-    except Exception:  # noqa: BLE001 (storage down: /readyz and the storage gauges say so)
+    except Exception:
         log.warning("could not read the high score at start-up", exc_info=True)
 
 

@@ -32,7 +32,12 @@ class Board(ui.element, component="board.js"):
 
     def _render(self) -> None:
         self._props["rows"] = [
-            {**s, "key": f"{i}-{s['createdAt']}", "rank": i + 1, "mine": (s["player"], s["score"], s["createdAt"]) in self.mine}
+            {
+                **s,
+                "key": f"{i}-{s['createdAt']}",
+                "rank": i + 1,
+                "mine": (s["player"], s["score"], s["createdAt"]) in self.mine,
+            }
             for i, s in enumerate(self._top)
         ]
         self.update()

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import smoke  # noqa: E402  (sibling script)
+import smoke
 
 PROMOTE, ROLL_BACK, INCONCLUSIVE = 0, 1, 2
 PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
@@ -60,7 +60,21 @@ class Az:
         return self.run("containerapp", "revision", "list", *self.app_args(), "--all", "-o", "json") or []
 
     def label(self, label: str, revision: str) -> None:
-        self.run("containerapp", "revision", "label", "add", *self.app_args(), "--label", label, "--revision", revision, "--yes", "-o", "none", parse=False)
+        self.run(
+            "containerapp",
+            "revision",
+            "label",
+            "add",
+            *self.app_args(),
+            "--label",
+            label,
+            "--revision",
+            revision,
+            "--yes",
+            "-o",
+            "none",
+            parse=False,
+        )
 
     def traffic(self, *weights: str, revision_weights: tuple[str, ...] = ()) -> None:
         args = ["containerapp", "ingress", "traffic", "set", *self.app_args()]
@@ -70,7 +84,17 @@ class Az:
         self.run(*args, parse=False)
 
     def deactivate(self, revision: str) -> None:
-        self.run("containerapp", "revision", "deactivate", *self.app_args(), "--revision", revision, "-o", "none", parse=False)
+        self.run(
+            "containerapp",
+            "revision",
+            "deactivate",
+            *self.app_args(),
+            "--revision",
+            revision,
+            "-o",
+            "none",
+            parse=False,
+        )
 
 
 def serving_revision(revisions: list[dict]) -> str:
@@ -98,18 +122,33 @@ def wait_running(az: Az, revision: str, timeout: float, interval: float) -> None
 
 
 def label_url(az: Az, label: str) -> str:
-    fqdn = az.run("containerapp", "show", *az.app_args(), "--query", "properties.configuration.ingress.fqdn", "-o", "tsv", parse=False)
+    fqdn = az.run(
+        "containerapp",
+        "show",
+        *az.app_args(),
+        "--query",
+        "properties.configuration.ingress.fqdn",
+        "-o",
+        "tsv",
+        parse=False,
+    )
     name, _, domain = fqdn.partition(".")
     return f"https://{name}---{label}.{domain}"
 
 
 def run_gate(args: argparse.Namespace, revision: str, token_file: str | None) -> int:
-    cmd = shlex.split(args.gate_cmd) + [
-        "--prometheus", args.prometheus,
-        "--revision", revision,
-        "--max-error-ratio", str(args.max_error_ratio),
-        "--max-p99-ms", str(args.max_p99_ms),
-        "--window", args.window,
+    cmd = [
+        *shlex.split(args.gate_cmd),
+        "--prometheus",
+        args.prometheus,
+        "--revision",
+        revision,
+        "--max-error-ratio",
+        str(args.max_error_ratio),
+        "--max-p99-ms",
+        str(args.max_p99_ms),
+        "--window",
+        args.window,
     ]
     if token_file:
         cmd += ["--token-file", token_file]
@@ -134,7 +173,17 @@ def watch(args: argparse.Namespace, revision: str, token_file: str | None) -> in
 def prometheus_token_file(az: Az, args: argparse.Namespace) -> str | None:
     if args.no_prometheus_token:
         return None
-    token = az.run("account", "get-access-token", "--resource", PROMETHEUS_RESOURCE, "--query", "accessToken", "-o", "tsv", parse=False)
+    token = az.run(
+        "account",
+        "get-access-token",
+        "--resource",
+        PROMETHEUS_RESOURCE,
+        "--query",
+        "accessToken",
+        "-o",
+        "tsv",
+        parse=False,
+    )
     fd, path = tempfile.mkstemp(prefix="prom-token-")
     with os.fdopen(fd, "w") as handle:  # 0600 by mkstemp; not on argv
         handle.write(token)
@@ -148,14 +197,34 @@ def release(args: argparse.Namespace) -> int:
     if blue == green:
         # First production deploy (provision created it) or a re-run: nothing to switch, still verify.
         print(f"{green} already serves 100%: smoke-testing it, no switch", flush=True)
-        url = args.label_url or "https://" + az.run("containerapp", "show", *az.app_args(), "--query", "properties.configuration.ingress.fqdn", "-o", "tsv", parse=False)
+        url = args.label_url or "https://" + az.run(
+            "containerapp",
+            "show",
+            *az.app_args(),
+            "--query",
+            "properties.configuration.ingress.fqdn",
+            "-o",
+            "tsv",
+            parse=False,
+        )
         return 0 if smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval) else 1
     print(f"blue={blue} green={green}", flush=True)
     # Pin traffic to the blue label so the new revision starts at 0%.
     az.label("blue", blue)
     az.traffic("blue=100", revision_weights=("latest=0",))
 
-    az.run("containerapp", "update", *az.app_args(), "--image", args.image, "--revision-suffix", args.sha, "-o", "none", parse=False)
+    az.run(
+        "containerapp",
+        "update",
+        *az.app_args(),
+        "--image",
+        args.image,
+        "--revision-suffix",
+        args.sha,
+        "-o",
+        "none",
+        parse=False,
+    )
     try:
         wait_running(az, green, args.ready_timeout, args.poll_interval)
         az.label("green", green)
@@ -186,8 +255,23 @@ def release(args: argparse.Namespace) -> int:
     if verdict == PROMOTE:
         print(f"PROMOTED {green}; deactivating {blue}", flush=True)
         # The winner carries the blue label for the next release.
-        az.run("containerapp", "revision", "label", "swap", *az.app_args(), "--source", "green", "--target", "blue", "-o", "none", parse=False)
-        az.run("containerapp", "revision", "label", "remove", *az.app_args(), "--label", "green", "-o", "none", parse=False)
+        az.run(
+            "containerapp",
+            "revision",
+            "label",
+            "swap",
+            *az.app_args(),
+            "--source",
+            "green",
+            "--target",
+            "blue",
+            "-o",
+            "none",
+            parse=False,
+        )
+        az.run(
+            "containerapp", "revision", "label", "remove", *az.app_args(), "--label", "green", "-o", "none", parse=False
+        )
         az.deactivate(blue)
         return 0
     print(f"ROLLING BACK to {blue}", file=sys.stderr, flush=True)

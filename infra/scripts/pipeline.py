@@ -48,10 +48,14 @@ def stage_parameters(stage: str) -> dict:
 
 def serving_app(az: str, resource_group: str, app: str) -> tuple[str, str] | None:
     """(revision at 100%, its image) of an existing app, or None on first provision."""
-    exists = subprocess.run([az, "containerapp", "show", "-n", app, "-g", resource_group, "-o", "none"], capture_output=True)
+    exists = subprocess.run(
+        [az, "containerapp", "show", "-n", app, "-g", resource_group, "-o", "none"], capture_output=True
+    )
     if exists.returncode != 0:
         return None
-    revisions = run([az, "containerapp", "revision", "list", "-n", app, "-g", resource_group, "-o", "json"], parse=True) or []
+    revisions = (
+        run([az, "containerapp", "revision", "list", "-n", app, "-g", resource_group, "-o", "json"], parse=True) or []
+    )
     live = [r for r in revisions if (r.get("properties") or {}).get("trafficWeight", 0) == 100]
     if len(live) != 1:
         raise StepError(f"{app}: expected one revision at 100%, found {[r.get('name') for r in live]}")
@@ -92,18 +96,40 @@ def provision(args: argparse.Namespace) -> int:
     fd, param_file = tempfile.mkstemp(prefix="drafty-params-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump({"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
-                       "contentVersion": "1.0.0.0",
-                       "parameters": {k: {"value": v} for k, v in overrides.items()}}, handle)
-        outputs = run([
-            args.az, "deployment", "sub", "create",
-            "--name", f"drafty-{args.stage}-{args.sha[:12]}",
-            "--location", args.location,
-            "--template-file", str(ROOT / "infra/main.bicep"),
-            "--parameters", f"@{ROOT / f'infra/params/{args.stage}.parameters.json'}",
-            "--parameters", f"@{param_file}",
-            "--query", "properties.outputs", "-o", "json",
-        ], parse=True) or {}
+            json.dump(
+                {
+                    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+                    "contentVersion": "1.0.0.0",
+                    "parameters": {k: {"value": v} for k, v in overrides.items()},
+                },
+                handle,
+            )
+        outputs = (
+            run(
+                [
+                    args.az,
+                    "deployment",
+                    "sub",
+                    "create",
+                    "--name",
+                    f"drafty-{args.stage}-{args.sha[:12]}",
+                    "--location",
+                    args.location,
+                    "--template-file",
+                    str(ROOT / "infra/main.bicep"),
+                    "--parameters",
+                    f"@{ROOT / f'infra/params/{args.stage}.parameters.json'}",
+                    "--parameters",
+                    f"@{param_file}",
+                    "--query",
+                    "properties.outputs",
+                    "-o",
+                    "json",
+                ],
+                parse=True,
+            )
+            or {}
+        )
     finally:
         os.unlink(param_file)
     for name, output in outputs.items():
@@ -115,7 +141,18 @@ def build_push(args: argparse.Namespace) -> int:
     login_server = run([args.az, "acr", "show", "-n", args.registry, "--query", "loginServer", "-o", "tsv"])
     image = f"{login_server}/{IMAGE_REPO}:{args.sha}"
     run([args.az, "acr", "login", "-n", args.registry])
-    run([args.docker, "build", "--pull", "-t", image, "--label", f"org.opencontainers.image.revision={args.sha}", str(ROOT)])
+    run(
+        [
+            args.docker,
+            "build",
+            "--pull",
+            "-t",
+            image,
+            "--label",
+            f"org.opencontainers.image.revision={args.sha}",
+            str(ROOT),
+        ]
+    )
     run([args.docker, "push", image])
     set_variable("IMAGE", image)
     return 0
@@ -125,14 +162,38 @@ def import_image(args: argparse.Namespace) -> int:
     # Production runs the exact bytes staging tested: import, never rebuild.
     source = run([args.az, "acr", "show", "-n", args.source_registry, "--query", "loginServer", "-o", "tsv"])
     target = run([args.az, "acr", "show", "-n", args.target_registry, "--query", "loginServer", "-o", "tsv"])
-    run([args.az, "acr", "import", "-n", args.target_registry, "--source", f"{source}/{IMAGE_REPO}:{args.sha}",
-         "--image", f"{IMAGE_REPO}:{args.sha}", "--force"])
+    run(
+        [
+            args.az,
+            "acr",
+            "import",
+            "-n",
+            args.target_registry,
+            "--source",
+            f"{source}/{IMAGE_REPO}:{args.sha}",
+            "--image",
+            f"{IMAGE_REPO}:{args.sha}",
+            "--force",
+        ]
+    )
     set_variable("IMAGE", f"{target}/{IMAGE_REPO}:{args.sha}")
     return 0
 
 
 def prometheus_token(args: argparse.Namespace) -> int:
-    token = run([args.az, "account", "get-access-token", "--resource", PROMETHEUS_RESOURCE, "--query", "accessToken", "-o", "tsv"])
+    token = run(
+        [
+            args.az,
+            "account",
+            "get-access-token",
+            "--resource",
+            PROMETHEUS_RESOURCE,
+            "--query",
+            "accessToken",
+            "-o",
+            "tsv",
+        ]
+    )
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(token)

@@ -79,7 +79,10 @@ def render(source: Path = SOURCE) -> dict:
                 "rules": [convert_rule(rule) for rule in group["rules"]],
             }
         )
-    return {"_generated_from": "infra/observability/prometheus/alerts.yml by infra/scripts/render_alert_rules.py", "groups": groups}
+    return {
+        "_generated_from": "infra/observability/prometheus/alerts.yml by infra/scripts/render_alert_rules.py",
+        "groups": groups,
+    }
 
 
 def dumps(data: dict) -> str:
@@ -93,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     text = dumps(render())
     if args.check:
         if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run python infra/scripts/render_alert_rules.py", file=sys.stderr)
+            print(
+                f"{TARGET.relative_to(ROOT)} is stale: run python infra/scripts/render_alert_rules.py", file=sys.stderr
+            )
             return 1
         print("alert rules in sync")
         return 0

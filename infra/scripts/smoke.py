@@ -24,7 +24,11 @@ def fetch(url: str, timeout: float) -> tuple[int, str, str]:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.headers.get("content-type", ""), response.read(2_000_000).decode("utf-8", "replace")
+            return (
+                response.status,
+                response.headers.get("content-type", ""),
+                response.read(2_000_000).decode("utf-8", "replace"),
+            )
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("content-type", ""), exc.read(10_000).decode("utf-8", "replace")
 

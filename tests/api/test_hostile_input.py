@@ -6,8 +6,8 @@ import json
 import httpx
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.server import RunningServer, start_server
 

@@ -41,10 +41,22 @@ def test_bad_limit_is_422(board: httpx.Client, limit: str) -> None:
 def test_openapi_documents_every_route_with_models(board: httpx.Client) -> None:
     spec = board.get("/openapi.json").json()
     paths = spec["paths"]
-    for path, method in [("/score", "post"), ("/leaderboard", "get"), ("/game-start", "post"), ("/healthz", "get"), ("/readyz", "get")]:
+    for path, method in [
+        ("/score", "post"),
+        ("/leaderboard", "get"),
+        ("/game-start", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ]:
         assert method in paths[path], path
-    assert paths["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ScoreCreate")
-    assert paths["/score"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("ScoreResult")
-    assert paths["/leaderboard"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("Leaderboard")
+    assert paths["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ScoreCreate"
+    )
+    assert paths["/score"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ScoreResult"
+    )
+    assert paths["/leaderboard"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "Leaderboard"
+    )
     assert "ErrorBody" in spec["components"]["schemas"]
     assert board.get("/docs").status_code == 200

@@ -97,5 +97,7 @@ def test_racing_contenders_never_overlap(tmp_path) -> None:
     latest_end: dict[str, float] = {}
     for start, end, owner in sorted(windows):
         for other, other_end in latest_end.items():
-            assert other == owner or start >= other_end, f"{owner} held from {start} while {other} held until {other_end}"
+            assert other == owner or start >= other_end, (
+                f"{owner} held from {start} while {other} held until {other_end}"
+            )
         latest_end[owner] = max(end, latest_end.get(owner, end))

@@ -30,7 +30,10 @@ def test_read_only_data_dir_answers_503_keeps_reads_and_recovers(tmp_path) -> No
     data.mkdir()
     read_only = False
     try:
-        with start_server(tmp_path, db_path=data / "db.sqlite") as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        with (
+            start_server(tmp_path, db_path=data / "db.sqlite") as server,
+            httpx.Client(base_url=server.url, timeout=30) as http,
+        ):
             assert http.post("/score", json={"player": "before", "score": 7}).status_code == 201
             mount("--bind", str(data), str(data))
             read_only = True
@@ -48,8 +51,10 @@ def test_read_only_data_dir_answers_503_keeps_reads_and_recovers(tmp_path) -> No
             read_only = False
             # The browser retries with the same run_id: once the share is writable it lands once.
             wait_until(
-                lambda: http.post("/score", json={"player": "during", "score": 9, "run_id": "ro-run-1"}).status_code
-                in (200, 201),
+                lambda: (
+                    http.post("/score", json={"player": "during", "score": 9, "run_id": "ro-run-1"}).status_code
+                    in (200, 201)
+                ),
                 30,
                 interval=0.5,
                 message="the write to succeed after the remount",

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-FAKE_AZ = r'''
+FAKE_AZ = r"""
 import json, os, sys
 from pathlib import Path
 
@@ -116,9 +116,9 @@ if argv[:2] == ["acr", "show"]:
 if argv[:2] in (["acr", "login"], ["acr", "import"]):
     done()
 done(code=2, err=f"fake az: unknown command {joined}")
-'''
+"""
 
-FAKE_RECORDER = r'''
+FAKE_RECORDER = r"""
 import json, os, sys
 from pathlib import Path
 log = Path(os.environ["FAKE_LOG"])
@@ -132,7 +132,7 @@ if codes and Path(sys.argv[0]).name == "gate":
     print(f"fake gate verdict {code}")
     sys.exit(code)
 sys.exit(0)
-'''
+"""
 
 
 def _write_exe(path: Path, body: str) -> Path:
@@ -149,7 +149,7 @@ class FakeAzure:
     tool_log: Path
 
     @classmethod
-    def create(cls, tmp_path: Path, state: dict) -> "FakeAzure":
+    def create(cls, tmp_path: Path, state: dict) -> FakeAzure:
         bin_dir = tmp_path / "fakebin"
         bin_dir.mkdir()
         _write_exe(bin_dir / "az", FAKE_AZ)
@@ -179,7 +179,7 @@ class FakeAzure:
 
     def tool_calls(self, tool: str) -> list[list[str]]:
         lines = [json.loads(line) for line in self.tool_log.read_text().splitlines()]
-        return [l["argv"] for l in lines if l["tool"] == tool]
+        return [ln["argv"] for ln in lines if ln["tool"] == tool]
 
     def state(self) -> dict:
         return json.loads(self.state_path.read_text())

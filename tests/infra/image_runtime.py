@@ -41,8 +41,10 @@ def build_stage_pip_args() -> tuple[str, list[str]]:
 def ensure_image_venv() -> Path:
     """Build (or reuse) the image-equivalent venv; rebuilt when the lock or pip args change."""
     if not BASE_PYTHON.exists():
-        raise AssertionError(f"{BASE_PYTHON} missing: apt-get install python3.11 (Debian) is needed for the image contract test")
-    venv_path, args = build_stage_pip_args()
+        raise AssertionError(
+            f"{BASE_PYTHON} missing: apt-get install python3.11 (Debian) is needed for the image contract test"
+        )
+    _venv_path, args = build_stage_pip_args()
     key = hashlib.sha256((ROOT / "requirements.lock").read_bytes() + " ".join(args).encode()).hexdigest()
     stamp = IMAGE_VENV / ".stamp"
     IMAGE_VENV.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,7 @@ def map_paths(value: str, mapping: dict[str, Path]) -> str:
     for part in value.split(":"):
         for image_path, local in mapping.items():
             if part == image_path or part.startswith(image_path + "/"):
-                part = str(local) + part[len(image_path):]
+                part = str(local) + part[len(image_path) :]
                 break
         parts.append(part)
     return ":".join(parts)

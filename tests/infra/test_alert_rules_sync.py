@@ -62,7 +62,9 @@ def test_bicep_rule_groups_load_the_rendered_file() -> None:
     assert rule_file["function"]["type"] == "load_json_content"
     loaded = (alerts.path.parent / rule_file["function"]["parameters"]["file_path"]).resolve()
     assert loaded == RULES_JSON.resolve()
-    groups = [r for r in alerts.doc["resources"].values() if r["type"] == "Microsoft.AlertsManagement/prometheusRuleGroups"]
+    groups = [
+        r for r in alerts.doc["resources"].values() if r["type"] == "Microsoft.AlertsManagement/prometheusRuleGroups"
+    ]
     assert len(groups) == 1 and groups[0]["api_version"] >= "2023-03-01"
     text = json.dumps(groups[0])
     assert "ruleFile" in text and "groups" in text, "rule groups must iterate over the loaded rule file"

@@ -149,7 +149,9 @@ def test_resources_half_cpu_one_gib(app_module: Module, web: dict) -> None:
     assert resources == {"cpu": 0.5, "memory": "1Gi"}
 
 
-def test_data_volume_is_score_db_dir_with_nobrl_and_the_image_uid(app_module: Module, container_app: dict, web: dict, web_env: dict) -> None:
+def test_data_volume_is_score_db_dir_with_nobrl_and_the_image_uid(
+    app_module: Module, container_app: dict, web: dict, web_env: dict
+) -> None:
     mounts = app_module.resolve(web["volumeMounts"])
     volumes = {v["name"]: app_module.resolve(v) for v in container_app["properties"]["template"]["volumes"]}
     db_dir = posixpath.dirname(web_env["SCORE_DB_PATH"]["value"])
@@ -181,7 +183,9 @@ def test_no_secret_is_a_plain_env_value(app_module: Module, container_app: dict)
         for entry in possible_items(app_module.resolve(container["env"])):
             raw = json.dumps(entry, default=repr)
             if SECRETISH.search(entry["name"]):
-                assert "secretRef" in entry and "value" not in entry, f"{container['name']}: {entry['name']} must be a secretRef"
+                assert "secretRef" in entry and "value" not in entry, (
+                    f"{container['name']}: {entry['name']} must be a secretRef"
+                )
             assert "listKeys" not in raw and "list_keys" not in raw, entry
             assert not any(p in raw for p in secure_params), entry
 
@@ -217,7 +221,9 @@ def test_no_output_exposes_a_key() -> None:
     for path in bicep_files():
         for name, output in (parse(path).get("outputs") or {}).items():
             raw = json.dumps(output)
-            assert "list_keys" not in raw and "listKeys" not in raw and "sharedKey" not in raw, f"{path.name}: output {name}"
+            assert "list_keys" not in raw and "listKeys" not in raw and "sharedKey" not in raw, (
+                f"{path.name}: output {name}"
+            )
             assert not SECRETISH.search(name) or name.endswith("_NAME"), f"{path.name}: output {name} looks secret"
 
 
@@ -226,7 +232,13 @@ def test_identity_roles_acr_pull_and_metrics_publisher() -> None:
     assert "7f951dff-4ed8-4eb7-b5a4-9c2ae7f7b9ae" in text, "AcrPull"
     assert "3913510d-42f4-4e42-8a64-420c390055eb" in text, "Monitoring Metrics Publisher"
     monitoring = Module(INFRA / "modules/monitoring.bicep")
-    for kind in ("Microsoft.Monitor/accounts", "Microsoft.Insights/dataCollectionEndpoints", "Microsoft.Insights/dataCollectionRules", "Microsoft.Insights/components", "Microsoft.OperationalInsights/workspaces"):
+    for kind in (
+        "Microsoft.Monitor/accounts",
+        "Microsoft.Insights/dataCollectionEndpoints",
+        "Microsoft.Insights/dataCollectionRules",
+        "Microsoft.Insights/components",
+        "Microsoft.OperationalInsights/workspaces",
+    ):
         monitoring.resource(kind)
 
 

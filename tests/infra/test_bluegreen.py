@@ -42,14 +42,37 @@ def initial_state(**extra) -> dict:
     return state
 
 
-def release(fake: FakeAzure, label_url: str, gate_codes: list[int], *extra: str, gate_cmd: str | None = None) -> subprocess.CompletedProcess:
+def release(
+    fake: FakeAzure, label_url: str, gate_codes: list[int], *extra: str, gate_cmd: str | None = None
+) -> subprocess.CompletedProcess:
     cmd = [
-        sys.executable, str(SCRIPT),
-        "--resource-group", RG, "--app", APP, "--image", IMAGE, "--sha", SHA,
-        "--prometheus", "http://127.0.0.1:9", "--window", "5m",
-        "--watch-seconds", "0", "--poll-interval", "0.2", "--smoke-timeout", "3", "--ready-timeout", "5",
-        "--gate-cmd", gate_cmd or str(fake.bin_dir / "gate"),
-        "--label-url", label_url, *extra,
+        sys.executable,
+        str(SCRIPT),
+        "--resource-group",
+        RG,
+        "--app",
+        APP,
+        "--image",
+        IMAGE,
+        "--sha",
+        SHA,
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--window",
+        "5m",
+        "--watch-seconds",
+        "0",
+        "--poll-interval",
+        "0.2",
+        "--smoke-timeout",
+        "3",
+        "--ready-timeout",
+        "5",
+        "--gate-cmd",
+        gate_cmd or str(fake.bin_dir / "gate"),
+        "--label-url",
+        label_url,
+        *extra,
     ]
     return subprocess.run(cmd, env=fake.env(gate_codes), capture_output=True, text=True, timeout=180)
 
@@ -82,7 +105,7 @@ def test_gate_pass_promotes_green_and_deactivates_blue(tmp_path: Path, healthy: 
     # green is labelled and held at 0% before any traffic moves; then 0 -> 100, no fractions.
     assert label_weights(fake) == [["blue=100"], ["blue=100", "green=0"], ["blue=0", "green=100"]]
     index_of(calls, ["containerapp", "revision", "label", "add"], update)
-    assert ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", BLUE] == calls[-1][:9]
+    assert calls[-1][:9] == ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", BLUE]
     state = fake.state()
     assert state["revisions"][GREEN]["weight"] == 100 and state["revisions"][BLUE]["active"] is False
     assert state["labels"]["blue"] == GREEN, "the winner carries the blue label into the next release"
@@ -92,13 +115,30 @@ def test_gate_pass_promotes_green_and_deactivates_blue(tmp_path: Path, healthy: 
     assert "smoke OK" in result.stdout
 
 
-def test_failing_gate_rolls_back_with_label_weights_and_deactivates_green(tmp_path: Path, healthy: RunningServer) -> None:
+def test_failing_gate_rolls_back_with_label_weights_and_deactivates_green(
+    tmp_path: Path, healthy: RunningServer
+) -> None:
     fake = FakeAzure.create(tmp_path, initial_state())
     result = release(fake, healthy.url, [1])
     assert result.returncode == 1, result.stdout + result.stderr
     calls = fake.calls()
-    rollback = ["containerapp", "ingress", "traffic", "set", "-n", APP, "-g", RG, "--label-weight", "blue=100", "green=0"]
-    shift = index_of(calls, ["containerapp", "ingress", "traffic", "set", "-n", APP, "-g", RG, "--label-weight", "blue=0", "green=100"])
+    rollback = [
+        "containerapp",
+        "ingress",
+        "traffic",
+        "set",
+        "-n",
+        APP,
+        "-g",
+        RG,
+        "--label-weight",
+        "blue=100",
+        "green=0",
+    ]
+    shift = index_of(
+        calls,
+        ["containerapp", "ingress", "traffic", "set", "-n", APP, "-g", RG, "--label-weight", "blue=0", "green=100"],
+    )
     back = index_of(calls, rollback, shift + 1)
     assert calls[back + 1][:9] == ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", GREEN]
     state = fake.state()

@@ -23,9 +23,26 @@ TOKEN = "drill-token-0123456789"
 
 def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--url", server_url, "--chaos-token-file", str(token_file),
-         "--prometheus", prom_url, "--revision", "drill-rev", "--interval", "1", "--batch", "20", *extra],
-        capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--url",
+            server_url,
+            "--chaos-token-file",
+            str(token_file),
+            "--prometheus",
+            prom_url,
+            "--revision",
+            "drill-rev",
+            "--interval",
+            "1",
+            "--batch",
+            "20",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
 
 
@@ -39,7 +56,9 @@ def test_drill_sees_the_error_alert_expression_fire_and_turns_chaos_off(tmp_path
             result = _drill(server.url, prom.url, token_file, "--timeout", "150", "--max-requests", "4000")
             assert result.returncode == 0, result.stdout + result.stderr
             assert "crossed its threshold" in result.stdout
-            state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+            state = httpx.get(
+                server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+            ).json()
             assert state["enabled"] is False
 
 
@@ -51,10 +70,14 @@ def test_drill_fails_when_the_expression_never_fires_and_still_turns_chaos_off(t
     with start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server:
         with run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom:
             # error rate 0: chaos is "on" but injects nothing, so the alert must not fire.
-            result = _drill(server.url, prom.url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400")
+            result = _drill(
+                server.url, prom.url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400"
+            )
             assert result.returncode == 1, result.stdout + result.stderr
             assert "never crossed" in result.stderr
-            state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+            state = httpx.get(
+                server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+            ).json()
             assert state["enabled"] is False
 
 

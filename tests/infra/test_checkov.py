@@ -37,11 +37,15 @@ def assert_clean(reports: list[dict], expect_resources: int) -> None:
         summary = report["summary"]
         results = report["results"]
         assert summary["parsing_errors"] == 0, f"checkov could not parse: {results.get('parsing_errors')}"
-        failed = [(c["check_id"], c["check_name"], c["file_path"], c["resource"]) for c in results.get("failed_checks", [])]
+        failed = [
+            (c["check_id"], c["check_name"], c["file_path"], c["resource"]) for c in results.get("failed_checks", [])
+        ]
         assert not failed, "failed checks:\n" + "\n".join(map(str, failed))
         for skipped in results.get("skipped_checks", []):
             reason = (skipped.get("check_result") or {}).get("suppress_comment", "").strip()
-            assert len(reason) >= 15 and "No comment provided" not in reason, f"skip without a reason: {skipped['check_id']} on {skipped['resource']}"
+            assert len(reason) >= 15 and "No comment provided" not in reason, (
+                f"skip without a reason: {skipped['check_id']} on {skipped['resource']}"
+            )
         resources += summary["resource_count"]
     assert resources >= expect_resources, f"checkov saw only {resources} resources"
 

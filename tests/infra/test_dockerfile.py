@@ -84,9 +84,17 @@ def test_read_only_root_env_points_writes_at_tmp() -> None:
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
-    lines = [l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    lines = [
+        ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert lines[0] == "*", "allow-list: ignore everything, then re-include"
-    allowed = {l[1:].rstrip("/") for l in lines if l.startswith("!")}
-    copied = {src.rstrip("/") for stage in dockerfile.parse() for srcs, _, flags in stage.copies() if not flags for src in srcs}
+    allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
+    copied = {
+        src.rstrip("/")
+        for stage in dockerfile.parse()
+        for srcs, _, flags in stage.copies()
+        if not flags
+        for src in srcs
+    }
     assert copied <= allowed, f"COPY sources excluded by .dockerignore: {copied - allowed}"
     assert not allowed & {".git", ".venv", "tests", "infra", "data", ".tools"}

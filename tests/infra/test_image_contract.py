@@ -33,7 +33,7 @@ def _tree_snapshot(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*")}
 
 
-@pytest.fixture()
+@pytest.fixture
 def image_root() -> Path:
     # Not pytest's tmp_path: that lives under a 0700 root-owned dir uid 1000 cannot enter.
     base = Path(tempfile.mkdtemp(prefix="drafty-image-", dir="/tmp"))
@@ -58,7 +58,7 @@ def _layout(image_root: Path, stage: dockerfile.Stage) -> tuple[dict[str, Path],
     for sources, dest, flags in stage.copies():
         if any(flag.startswith("--from") for flag in flags):
             continue  # the venv: replaced by the image-equivalent venv
-        target = app_dir / dest if not dest.startswith("/") else Path(str(app_dir) + dest[len(workdir):])
+        target = app_dir / dest if not dest.startswith("/") else Path(str(app_dir) + dest[len(workdir) :])
         for src in sources:
             source = ROOT / src
             destination = target / source.name if dest.endswith("/") else target
@@ -112,7 +112,9 @@ def test_image_cmd_runs_as_uid_1000_on_a_read_only_app_and_stops_cleanly_on_sigt
         for script in scripts:
             assert httpx.get(url + script, timeout=15).status_code == 200, script
         # A write proves /data works for uid 1000 (DB file created there, owned by uid 1000).
-        posted = httpx.post(url + "/score", json={"player": "image", "score": 3, "run_id": "image-contract-1"}, timeout=5)
+        posted = httpx.post(
+            url + "/score", json={"player": "image", "score": 3, "run_id": "image-contract-1"}, timeout=5
+        )
         assert posted.status_code in (200, 201), posted.text
         db_files = list(mapping["/data"].glob("*.sqlite*"))
         assert db_files, f"no DB file in the data dir: {list(mapping['/data'].iterdir())}"
@@ -123,7 +125,9 @@ def test_image_cmd_runs_as_uid_1000_on_a_read_only_app_and_stops_cleanly_on_sigt
         assert "curl" not in " ".join(health) and "wget" not in " ".join(health)
         health_cmd = [map_paths(part, mapping) for part in health]
         health_cmd[0] = shutil.which(health_cmd[0], path=env["PATH"]) or health_cmd[0]
-        result = subprocess.run(health_cmd, env=env, user=uid, group=gid, extra_groups=[], capture_output=True, timeout=30)
+        result = subprocess.run(
+            health_cmd, env=env, user=uid, group=gid, extra_groups=[], capture_output=True, timeout=30
+        )
         assert result.returncode == 0, result.stderr.decode()
 
         proc.send_signal(signal.SIGTERM)

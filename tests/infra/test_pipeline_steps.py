@@ -18,7 +18,9 @@ SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
 
 def run(fake: FakeAzure, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=fake.env(), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], env=fake.env(), capture_output=True, text=True, timeout=60
+    )
 
 
 def deployment_parameters(fake: FakeAzure) -> dict:
@@ -26,7 +28,7 @@ def deployment_parameters(fake: FakeAzure) -> dict:
     assert len(deploys) == 1, deploys
     files = deploys[0]["files"]
     merged = {}
-    for name, content in files.items():
+    for _name, content in files.items():
         merged.update({k: v["value"] for k, v in content["parameters"].items()})
     return merged
 
@@ -34,11 +36,24 @@ def deployment_parameters(fake: FakeAzure) -> dict:
 def test_production_provision_keeps_blue_image_and_pins_traffic(tmp_path: Path) -> None:
     state = {
         "app": "ca-drafty-prod",
-        "revisions": {"ca-drafty-prod--old": {"weight": 100, "active": True, "image": "crprod.azurecr.io/drafty-bird:old"}},
+        "revisions": {
+            "ca-drafty-prod--old": {"weight": 100, "active": True, "image": "crprod.azurecr.io/drafty-bird:old"}
+        },
         "deployment_outputs": {"AZURE_RESOURCE_GROUP": {"type": "String", "value": "rg-drafty-prod"}},
     }
     fake = FakeAzure.create(tmp_path, state)
-    result = run(fake, "provision", "--stage", "production", "--location", "westeurope", "--sha", SHA, "--image", "crprod.azurecr.io/drafty-bird:new")
+    result = run(
+        fake,
+        "provision",
+        "--stage",
+        "production",
+        "--location",
+        "westeurope",
+        "--sha",
+        SHA,
+        "--image",
+        "crprod.azurecr.io/drafty-bird:new",
+    )
     assert result.returncode == 0, result.stderr
     params = deployment_parameters(fake)
     assert params["imageName"] == "crprod.azurecr.io/drafty-bird:old"
@@ -50,7 +65,9 @@ def test_production_provision_keeps_blue_image_and_pins_traffic(tmp_path: Path) 
 
 def test_first_production_provision_deploys_the_new_image(tmp_path: Path) -> None:
     fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-prod", "app_exists": False})
-    result = run(fake, "provision", "--stage", "production", "--location", "westeurope", "--sha", SHA, "--image", "img:new")
+    result = run(
+        fake, "provision", "--stage", "production", "--location", "westeurope", "--sha", SHA, "--image", "img:new"
+    )
     assert result.returncode == 0, result.stderr
     params = deployment_parameters(fake)
     assert params["imageName"] == "img:new" and params["revisionSuffix"] == SHA[:12]
@@ -61,7 +78,20 @@ def test_production_refuses_a_chaos_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret-token-value")
     fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-prod", "app_exists": False})
-    result = run(fake, "provision", "--stage", "production", "--location", "x", "--sha", SHA, "--image", "i", "--chaos-token-file", str(token))
+    result = run(
+        fake,
+        "provision",
+        "--stage",
+        "production",
+        "--location",
+        "x",
+        "--sha",
+        SHA,
+        "--image",
+        "i",
+        "--chaos-token-file",
+        str(token),
+    )
     assert result.returncode == 1
     assert not any(c[:3] == ["deployment", "sub", "create"] for c in fake.calls())
 
@@ -70,7 +100,20 @@ def test_staging_token_goes_in_a_parameter_file_never_on_argv(tmp_path: Path) ->
     token = tmp_path / "token"
     token.write_text("s3cret-token-value\n")
     fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging"})
-    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--image", "img:sha", "--chaos-token-file", str(token))
+    result = run(
+        fake,
+        "provision",
+        "--stage",
+        "staging",
+        "--location",
+        "x",
+        "--sha",
+        SHA,
+        "--image",
+        "img:sha",
+        "--chaos-token-file",
+        str(token),
+    )
     assert result.returncode == 0, result.stderr
     assert deployment_parameters(fake)["chaosAdminToken"] == "s3cret-token-value"
     assert not any("s3cret" in arg for call in fake.calls() for arg in call)
@@ -105,7 +148,19 @@ def test_import_image_promotes_the_tested_bytes(tmp_path: Path) -> None:
     result = run(fake, "import-image", "--source-registry", "crstaging", "--target-registry", "crprod", "--sha", SHA)
     assert result.returncode == 0, result.stderr
     imports = [c for c in fake.calls() if c[:2] == ["acr", "import"]]
-    assert imports == [["acr", "import", "-n", "crprod", "--source", f"crstaging.azurecr.io/drafty-bird:{SHA}", "--image", f"drafty-bird:{SHA}", "--force"]]
+    assert imports == [
+        [
+            "acr",
+            "import",
+            "-n",
+            "crprod",
+            "--source",
+            f"crstaging.azurecr.io/drafty-bird:{SHA}",
+            "--image",
+            f"drafty-bird:{SHA}",
+            "--force",
+        ]
+    ]
     assert fake.tool_calls("docker") == [], "production never rebuilds the image"
 
 

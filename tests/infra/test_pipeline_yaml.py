@@ -21,18 +21,31 @@ def _check_jsonschema() -> str:
 
 def test_pipeline_validates_against_the_azure_pipelines_schema() -> None:
     result = subprocess.run(
-        [_check_jsonschema(), "--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode", str(PIPELINE)],
-        capture_output=True, text=True, timeout=300,
+        [
+            _check_jsonschema(),
+            "--builtin-schema",
+            "vendor.azure-pipelines",
+            "--regex-variant",
+            "nonunicode",
+            str(PIPELINE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_schema_check_rejects_a_broken_pipeline(tmp_path: Path) -> None:
     bad = tmp_path / "azure-pipelines.yml"
-    bad.write_text("stages:\n  - stage: Test\n    jobs:\n      - job: t\n        steps:\n          - scrpt: make test\n")
+    bad.write_text(
+        "stages:\n  - stage: Test\n    jobs:\n      - job: t\n        steps:\n          - scrpt: make test\n"
+    )
     result = subprocess.run(
         [_check_jsonschema(), "--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode", str(bad)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
 
@@ -59,12 +72,22 @@ def test_stages_and_their_scripts() -> None:
     build = " ".join(_text(s) for s in _steps(stages["Build"]))
     assert "pipeline.py build-push" in build and "--sha $(sha)" in build
     staging = " ".join(_text(s) for s in _steps(stages["Staging"]))
-    assert staging.index("pipeline.py provision --stage staging") < staging.index("smoke.py") < staging.index("chaos_drill.py")
+    assert (
+        staging.index("pipeline.py provision --stage staging")
+        < staging.index("smoke.py")
+        < staging.index("chaos_drill.py")
+    )
     production = " ".join(_text(s) for s in _steps(stages["Production"]))
-    assert "bluegreen.py" in production and "--max-error-ratio 0.01 --max-p99-ms 500" in production and "--window 5m" in production
+    assert (
+        "bluegreen.py" in production
+        and "--max-error-ratio 0.01 --max-p99-ms 500" in production
+        and "--window 5m" in production
+    )
     for name in ("Staging", "Production"):
         job = stages[name]["jobs"][0]
-        assert "deployment" in job and job["environment"], f"{name} must be a deployment job on an environment (approvals)"
+        assert "deployment" in job and job["environment"], (
+            f"{name} must be a deployment job on an environment (approvals)"
+        )
     for script in ("smoke.py", "bluegreen.py", "chaos_drill.py", "pipeline.py"):
         assert (ROOT / "infra/scripts" / script).exists()
 

@@ -16,7 +16,12 @@ SCRIPT = ROOT / "infra/scripts/smoke.py"
 
 
 def smoke(url: str, timeout: str = "60") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), url, "--timeout", timeout, "--interval", "0.5"], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), url, "--timeout", timeout, "--interval", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_smoke_passes_on_a_real_server(tmp_path: Path) -> None:
@@ -33,7 +38,7 @@ def test_smoke_fails_on_a_closed_port() -> None:
 
 
 class _AlwaysOk(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b"ok"
         self.send_response(200)
         self.send_header("content-type", "text/plain")

@@ -47,7 +47,9 @@ def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> PromStack:
         apps = {}
         for rev, env in envs.items():
             (base / rev).mkdir()
-            apps[rev] = stack.enter_context(start_server(base / rev, env={**env, "CONTAINER_APP_REVISION": rev}, name=rev))
+            apps[rev] = stack.enter_context(
+                start_server(base / rev, env={**env, "CONTAINER_APP_REVISION": rev}, name=rev)
+            )
         targets = {rev: f"127.0.0.1:{app.port}" for rev, app in apps.items()}
         targets[DOWN] = f"127.0.0.1:{free_port()}"  # nothing listens: DraftyBirdDown's case
         prometheus = stack.enter_context(run_prometheus(base / "prometheus", targets, rule_file))

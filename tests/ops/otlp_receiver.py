@@ -72,7 +72,7 @@ class HttpReceiver(SpanSink):
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 encoding = self.headers.get("content-encoding", "")
                 if encoding == "gzip":
@@ -119,7 +119,7 @@ class GrpcReceiver(SpanSink):
         sink = self
 
         class Service(trace_service_pb2_grpc.TraceServiceServicer):
-            def Export(self, request, context):  # noqa: N802, ANN001, ANN201 (generated API)
+            def Export(self, request, context):  # noqa: N802 (generated API)
                 sink.add(request)
                 return trace_service_pb2.ExportTraceServiceResponse()
 

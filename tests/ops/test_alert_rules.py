@@ -57,11 +57,13 @@ def test_rule_unit_tests_pass() -> None:
 def test_required_alerts_exist_with_severity_and_runbook() -> None:
     rules = alert_rules()
     names = {rule["alert"] for rule in rules}
-    assert REQUIRED_ALERTS <= names, f"missing alerts: {REQUIRED_ALERTS - names}"
+    assert names >= REQUIRED_ALERTS, f"missing alerts: {REQUIRED_ALERTS - names}"
     runbook = RUNBOOK.read_text() if RUNBOOK.exists() else ""
     # GitHub-style heading anchors of the runbook ("### DraftyBirdDown" -> #draftybirddown)
-    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
-               for h in re.findall(r"^#+ (.+)$", runbook, flags=re.M)}
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", runbook, flags=re.M)
+    }
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
         url = rule["annotations"]["runbook_url"]
@@ -83,7 +85,11 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
 @pytest.mark.parametrize(
     ("alert", "old", "new"),
     [
-        ("DraftyBirdHighErrorRate", "job_revision:http_error_ratio:rate5m > 0.01", "job_revision:http_error_ratio:rate5m > 0.1"),
+        (
+            "DraftyBirdHighErrorRate",
+            "job_revision:http_error_ratio:rate5m > 0.01",
+            "job_revision:http_error_ratio:rate5m > 0.1",
+        ),
         ("DraftyBirdHighLatencyP99", "p99_rate5m > 0.5", "p99_rate5m > 2"),
         ("DraftyBirdErrorBudgetBurnFast", "rate5m > (14.4 * 0.01)", "rate5m > (14.4 * 0.1)"),
     ],

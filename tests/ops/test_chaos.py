@@ -82,7 +82,14 @@ def test_protected_paths_are_never_targeted() -> None:
     state = ChaosState(
         ChaosConfig(enabled=True, error_rate=1, routes="/healthz,/readyz,/metrics,/ops/chaos,/_nicegui,/score")
     )
-    for path in ("/healthz", "/readyz", "/metrics", "/ops/chaos", "/_nicegui/3.18.0/static/x.js", "/_nicegui_ws/socket.io/"):
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/ops/chaos",
+        "/_nicegui/3.18.0/static/x.js",
+        "/_nicegui_ws/socket.io/",
+    ):
         assert not state.targets(path), path
     assert state.targets("/score")
     assert not ChaosState(ChaosConfig(enabled=False, error_rate=1)).targets("/score")
@@ -135,27 +142,39 @@ def erroring(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
 
 def test_injected_error_is_a_503_with_the_request_id(erroring: RunningServer) -> None:
     before = scrape(erroring.url)
-    response = httpx.post(erroring.url + "/score", json={"score": 5, "run_id": "chaos-1"}, headers={"x-request-id": "chaos-req-1"})
+    response = httpx.post(
+        erroring.url + "/score", json={"score": 5, "run_id": "chaos-1"}, headers={"x-request-id": "chaos-req-1"}
+    )
     assert response.status_code == 503
     assert response.json() == {"error": "Injected chaos error", "request_id": "chaos-req-1"}
     assert httpx.get(erroring.url + "/leaderboard").status_code == 503
     after = scrape(erroring.url)
-    assert value(after, "drafty_bird_chaos_injections_total", type="error") - value(
-        before, "drafty_bird_chaos_injections_total", type="error"
-    ) == 2
+    assert (
+        value(after, "drafty_bird_chaos_injections_total", type="error")
+        - value(before, "drafty_bird_chaos_injections_total", type="error")
+        == 2
+    )
     assert value(after, "drafty_bird_chaos_enabled") == 1
-    assert value(after, "drafty_bird_score_submissions_total", result="rejected") - value(
-        before, "drafty_bird_score_submissions_total", result="rejected"
-    ) == 1
+    assert (
+        value(after, "drafty_bird_score_submissions_total", result="rejected")
+        - value(before, "drafty_bird_score_submissions_total", result="rejected")
+        == 1
+    )
     assert value(after, "http_requests_total", route="/score", method="POST", status="503") >= 1
     # Nothing was stored: the request never reached the service.
     assert value(after, "drafty_bird_score_submissions_total", result="stored") == 0
     wait_until(
-        lambda: [l for l in erroring.logs() if l.get("message") == "chaos injected" and l.get("request_id") == "chaos-req-1"],
+        lambda: [
+            ln
+            for ln in erroring.logs()
+            if ln.get("message") == "chaos injected" and ln.get("request_id") == "chaos-req-1"
+        ],
         5,
         message="chaos log event",
     )
-    (event,) = [l for l in erroring.logs() if l.get("message") == "chaos injected" and l.get("request_id") == "chaos-req-1"]
+    (event,) = [
+        ln for ln in erroring.logs() if ln.get("message") == "chaos injected" and ln.get("request_id") == "chaos-req-1"
+    ]
     assert event["chaos_type"] == "error" and event["path"] == "/score"
 
 
@@ -259,8 +278,10 @@ def test_runtime_control_flips_chaos_and_logs_it(controlled: RunningServer) -> N
     assert httpx.get(controlled.url + "/leaderboard").status_code == 503
     assert httpx.post(controlled.url + "/score", json={"score": 1}).status_code == 201  # no longer targeted
     assert value(scrape(controlled.url), "drafty_bird_chaos_enabled") == 1
-    wait_until(lambda: [l for l in controlled.logs() if l.get("message") == "chaos configuration changed"], 5, message="log")
-    event = [l for l in controlled.logs() if l.get("message") == "chaos configuration changed"][-1]
+    wait_until(
+        lambda: [ln for ln in controlled.logs() if ln.get("message") == "chaos configuration changed"], 5, message="log"
+    )
+    event = [ln for ln in controlled.logs() if ln.get("message") == "chaos configuration changed"][-1]
     assert event["after"]["enabled"] is True and event["before"]["enabled"] is False
     assert TOKEN not in controlled.raw_log()
 

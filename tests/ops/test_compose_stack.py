@@ -44,7 +44,9 @@ def test_compose_file_matches_the_compose_spec() -> None:
     assert tool.exists(), "check-jsonschema missing from the venv: run make install"
     result = subprocess.run(
         [str(tool), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -74,7 +76,9 @@ def test_compose_prometheus_config_is_valid_and_loads_the_one_rules_file() -> No
     config_flag = next(arg for arg in service["command"] if arg.startswith("--config.file="))
     container_config = config_flag.split("=", 1)[1]
     host_config = mounts[container_config]
-    result = subprocess.run([promtool, "check", "config", str(host_config)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [promtool, "check", "config", str(host_config)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout and "rules found" in result.stdout, result.stdout
 

@@ -33,9 +33,22 @@ RULES = ROOT / "infra" / "observability" / "prometheus" / "alerts.yml"
 
 def run_gate(prometheus: str, revision: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "drafty_bird.ops.gate", "--prometheus", prometheus, "--revision", revision,
-         "--window", TEST_WINDOW, *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "drafty_bird.ops.gate",
+            "--prometheus",
+            prometheus,
+            "--revision",
+            revision,
+            "--window",
+            TEST_WINDOW,
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -105,11 +118,12 @@ def test_gate_is_inconclusive_when_prometheus_is_unreachable() -> None:
 )
 def test_gate_rejects_bad_arguments(args: list[str]) -> None:
     base = {"--prometheus": "http://127.0.0.1:9", "--revision": "r1"}
-    for flag, value in zip(args[::2], args[1::2]):
+    for flag, value in zip(args[::2], args[1::2], strict=False):
         base[flag] = value
     argv = [item for pair in base.items() for item in pair]
-    result = subprocess.run([sys.executable, "-m", "drafty_bird.ops.gate", *argv], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "drafty_bird.ops.gate", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "error:" in result.stderr, result.stderr
     assert "verdict" not in result.stdout
 
@@ -123,7 +137,7 @@ class AuthProxy:
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (stdlib API)
+            def do_GET(self) -> None:
                 auth = self.headers.get("Authorization")
                 proxy.seen_auth.append(auth)
                 if proxy.fail_left > 0:
@@ -157,11 +171,11 @@ class AuthProxy:
         self.server.server_close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def token_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "token"
     path.write_text("s3cret-token\n")
-    yield path
+    return path
 
 
 def test_gate_sends_the_bearer_token_from_a_file(prom_stack: PromStack, token_file: Path) -> None:
@@ -190,6 +204,7 @@ def test_gate_retries_a_flaky_prometheus(prom_stack: PromStack, token_file: Path
 
 
 def test_gate_cli_help_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "drafty_bird.ops.gate", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "drafty_bird.ops.gate", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "--max-p99-ms" in result.stdout

@@ -103,8 +103,13 @@ def test_kill_9_under_load_loses_no_acknowledged_score(tmp_path) -> None:
 def test_a_slow_request_still_running_when_the_listener_closes_gets_its_answer(tmp_path) -> None:
     """Chaos latency (2.5 s on /leaderboard) keeps requests in flight across the moment
     uvicorn stops listening (SHUTDOWN_DELAY_S after SIGTERM); each must still get its 200."""
-    env = {"CHAOS_ENABLED": "true", "CHAOS_LATENCY_MS_P50": "2500", "CHAOS_LATENCY_MS_P99": "2500",
-           "CHAOS_ROUTES": "/leaderboard", "SHUTDOWN_DELAY_S": "1"}
+    env = {
+        "CHAOS_ENABLED": "true",
+        "CHAOS_LATENCY_MS_P50": "2500",
+        "CHAOS_LATENCY_MS_P99": "2500",
+        "CHAOS_ROUTES": "/leaderboard",
+        "SHUTDOWN_DELAY_S": "1",
+    }
     server = launch(tmp_path, env)
     results: dict[str, object] = {}
 

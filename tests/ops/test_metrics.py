@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from prometheus_client import REGISTRY
 
 from drafty_bird.data.models import ScoreCreate
@@ -17,8 +16,15 @@ from tests.server import RunningServer, start_server, wait_until
 
 PLAIN_ENV = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,11 @@ def test_requests_are_counted_under_their_route_template(server: RunningServer) 
     labels = {"route": "/leaderboard", "method": "GET", "status": "200"}
     assert value(after, "http_requests_total", **labels) - value(before, "http_requests_total", **labels) == 3
     count = "http_request_duration_seconds_count"
-    assert value(after, count, route="/leaderboard", method="GET") - value(before, count, route="/leaderboard", method="GET") == 3
+    assert (
+        value(after, count, route="/leaderboard", method="GET")
+        - value(before, count, route="/leaderboard", method="GET")
+        == 3
+    )
     top = "drafty_bird_db_operation_duration_seconds_count"
     assert value(after, top, op="top") - value(before, top, op="top") >= 3
 
@@ -79,8 +89,12 @@ def test_random_404_paths_add_no_label_values(server: RunningServer) -> None:
     new_series = set(after["http_requests_total"]) - set(before["http_requests_total"])
     assert not new_series, f"new label sets: {sorted(new_series)[:5]}"
     routes = {dict(labels)["route"] for labels in after["http_requests_total"]}
-    assert all(not r.startswith("/") or r in {"/leaderboard", "/healthz", "/metrics", "/score", "/game-start", "/readyz", "/"}
-               or r.startswith("/_nicegui") for r in routes), routes
+    assert all(
+        not r.startswith("/")
+        or r in {"/leaderboard", "/healthz", "/metrics", "/score", "/game-start", "/readyz", "/"}
+        or r.startswith("/_nicegui")
+        for r in routes
+    ), routes
     unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
     assert value(after, "http_requests_total", **unmatched) - value(before, "http_requests_total", **unmatched) == 1000
 
@@ -139,8 +153,8 @@ def test_instrumentation_off_removes_request_metrics_and_spans(tmp_path: Path) -
         samples = scrape(off.url)
         assert not samples.get("http_requests_total"), "request metrics recorded with instrumentation off"
         assert not samples.get("drafty_bird_db_operation_duration_seconds_count")
-        wait_until(lambda: [l for l in off.logs() if l.get("request_id") == "off-1"], 5, message="access log line")
-        (line,) = [l for l in off.logs() if l.get("request_id") == "off-1"]
+        wait_until(lambda: [ln for ln in off.logs() if ln.get("request_id") == "off-1"], 5, message="access log line")
+        (line,) = [ln for ln in off.logs() if ln.get("request_id") == "off-1"]
         assert line["trace_id"] is None
 
 

@@ -51,10 +51,7 @@ EXPECTED = {
 
 def alert_exprs(stack: PromStack) -> dict[str, str]:
     return {
-        rule["alert"]: rule["expr"]
-        for group in stack.rules["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
+        rule["alert"]: rule["expr"] for group in stack.rules["groups"] for rule in group["rules"] if "alert" in rule
     }
 
 

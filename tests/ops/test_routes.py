@@ -18,8 +18,11 @@ def request_counts(http: httpx.Client) -> dict[tuple[str, str, str], float]:
 def test_refused_requests_are_labelled_with_their_route(tmp_path) -> None:
     env = {"RATE_LIMIT_SCORE": "2/minute"}
     with start_server(tmp_path, env) as server, httpx.Client(base_url=server.url, timeout=10) as http:
-        too_big = http.post("/score", content=b'{"score": 1, "player": "' + b"a" * 20_000 + b'"}',
-                            headers={"content-type": "application/json", "x-request-id": "too-big-1"})
+        too_big = http.post(
+            "/score",
+            content=b'{"score": 1, "player": "' + b"a" * 20_000 + b'"}',
+            headers={"content-type": "application/json", "x-request-id": "too-big-1"},
+        )
         assert too_big.status_code == 413
         statuses = [http.post("/score", json={"score": 1}).status_code for _ in range(3)]
         assert statuses[-1] == 429, statuses

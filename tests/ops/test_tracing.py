@@ -56,9 +56,15 @@ def traced(receiver: HttpReceiver, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_score_submit_spans_carry_score_result_and_request_id(traced: RunningServer, receiver: HttpReceiver) -> None:
-    response = httpx.post(traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-1"})
+    response = httpx.post(
+        traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-1"}
+    )
     assert response.status_code == 201
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-req-1" for s in receiver.snapshot()), 15, message="server span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-req-1" for s in receiver.snapshot()),
+        15,
+        message="server span",
+    )
     spans = receiver.snapshot()
     server_span = by_request_id(spans, "trace-req-1")
     assert server_span.name == "POST /score"
@@ -66,16 +72,27 @@ def test_score_submit_spans_carry_score_result_and_request_id(traced: RunningSer
     (submit,) = children(receiver.snapshot(), server_span, "score.submit")
     assert submit.attributes["score"] == 12 and submit.attributes["result"] == "stored"
 
-    assert httpx.post(traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-2"}).status_code == 200
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-req-2" for s in receiver.snapshot()), 15, message="span")
+    assert (
+        httpx.post(
+            traced.url + "/score", json={"score": 12, "run_id": "trace-run-1"}, headers={"x-request-id": "trace-req-2"}
+        ).status_code
+        == 200
+    )
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-req-2" for s in receiver.snapshot()), 15, message="span"
+    )
     retry = by_request_id(receiver.snapshot(), "trace-req-2")
     wait_until(lambda: children(receiver.snapshot(), retry, "score.submit"), 10, message="score.submit span")
     assert children(receiver.snapshot(), retry, "score.submit")[0].attributes["result"] == "duplicate"
 
 
-def test_resource_names_service_version_environment_and_aca_revision(traced: RunningServer, receiver: HttpReceiver) -> None:
+def test_resource_names_service_version_environment_and_aca_revision(
+    traced: RunningServer, receiver: HttpReceiver
+) -> None:
     httpx.get(traced.url + "/leaderboard", headers={"x-request-id": "trace-res-1"})
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-res-1" for s in receiver.snapshot()), 15, message="span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-res-1" for s in receiver.snapshot()), 15, message="span"
+    )
     resource = by_request_id(receiver.snapshot(), "trace-res-1").resource
     assert resource["service.name"] == "drafty-bird"
     assert resource["service.version"] == "0.1.0"
@@ -90,7 +107,9 @@ def test_resource_names_service_version_environment_and_aca_revision(traced: Run
 def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -> None:
     httpx.post(traced.url + "/score", json={"score": 3})
     assert httpx.get(traced.url + "/leaderboard?limit=5", headers={"x-request-id": "trace-lb-1"}).status_code == 200
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-lb-1" for s in receiver.snapshot()), 15, message="span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-lb-1" for s in receiver.snapshot()), 15, message="span"
+    )
     server_span = by_request_id(receiver.snapshot(), "trace-lb-1")
     assert server_span.name == "GET /leaderboard"
     wait_until(lambda: children(receiver.snapshot(), server_span, "leaderboard.query"), 10, message="leaderboard.query")
@@ -99,20 +118,27 @@ def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -
 
 
 def test_chaos_inject_spans(traced: RunningServer, receiver: HttpReceiver) -> None:
-    statuses = [httpx.post(traced.url + "/game-start", headers={"x-request-id": f"trace-chaos-{i}"}).status_code for i in range(16)]
+    statuses = [
+        httpx.post(traced.url + "/game-start", headers={"x-request-id": f"trace-chaos-{i}"}).status_code
+        for i in range(16)
+    ]
     assert set(statuses) == {202, 503}
 
     def injected() -> list[ReceivedSpan]:
         return [s for s in receiver.snapshot() if s.name == "chaos.inject"]
 
-    wait_until(lambda: {s.attributes["chaos.type"] for s in injected()} == {"error", "latency"}, 15, message="both chaos types")
+    wait_until(
+        lambda: {s.attributes["chaos.type"] for s in injected()} == {"error", "latency"}, 15, message="both chaos types"
+    )
     for span in injected():
         assert span.attributes["chaos.injected"] is True
         assert isinstance(span.attributes["chaos.latency_ms"], float)
     latencies = [s.attributes["chaos.latency_ms"] for s in injected() if s.attributes["chaos.type"] == "latency"]
     assert all(0 < ms <= 40 * 3 for ms in latencies), latencies
     # Each injection hangs under its request's server span.
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-chaos-0" for s in receiver.snapshot()), 15, message="span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-chaos-0" for s in receiver.snapshot()), 15, message="span"
+    )
     first = by_request_id(receiver.snapshot(), "trace-chaos-0")
     assert children(receiver.snapshot(), first, "chaos.inject")
 
@@ -125,7 +151,11 @@ def test_probes_metrics_and_nicegui_make_no_spans(traced: RunningServer, receive
         assets = [part.split('"')[0] for part in page.text.split('src="')[1:] if part.startswith("/_nicegui")]
         assert assets and http.get(assets[0]).status_code == 200
         http.get("/leaderboard", headers={"x-request-id": "trace-after-probes"})  # a marker that does export
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-after-probes" for s in receiver.snapshot()), 15, message="span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-after-probes" for s in receiver.snapshot()),
+        15,
+        message="span",
+    )
     names = {s.name for s in receiver.snapshot() if s.kind == SERVER_KIND}
     assert "GET /" in names  # the page itself is traced
     assert not [n for n in names if any(word in n for word in ("healthz", "readyz", "metrics", "_nicegui"))], names
@@ -134,9 +164,11 @@ def test_probes_metrics_and_nicegui_make_no_spans(traced: RunningServer, receive
 
 def test_log_lines_carry_the_span_ids(traced: RunningServer, receiver: HttpReceiver) -> None:
     httpx.get(traced.url + "/leaderboard", headers={"x-request-id": "trace-log-1"})
-    wait_until(lambda: any(s.attributes.get("request_id") == "trace-log-1" for s in receiver.snapshot()), 15, message="span")
+    wait_until(
+        lambda: any(s.attributes.get("request_id") == "trace-log-1" for s in receiver.snapshot()), 15, message="span"
+    )
     server_span = by_request_id(receiver.snapshot(), "trace-log-1")
-    (line,) = [l for l in traced.logs() if l.get("request_id") == "trace-log-1" and l.get("message") == "request"]
+    (line,) = [ln for ln in traced.logs() if ln.get("request_id") == "trace-log-1" and ln.get("message") == "request"]
     assert (line["trace_id"], line["span_id"]) == (server_span.trace_id, server_span.span_id)
 
 
@@ -155,20 +187,24 @@ def test_grpc_protocol_is_honoured(tmp_path: Path) -> None:
     with GrpcReceiver() as receiver:
         with start_server(tmp_path, env=traced_env(receiver.endpoint, protocol="grpc")) as running:
             httpx.get(running.url + "/leaderboard", headers={"x-request-id": "grpc-1"})
-            wait_until(lambda: any(s.attributes.get("request_id") == "grpc-1" for s in receiver.snapshot()), 15, message="span")
+            wait_until(
+                lambda: any(s.attributes.get("request_id") == "grpc-1" for s in receiver.snapshot()), 15, message="span"
+            )
 
 
 def test_nothing_is_exported_or_printed_without_an_endpoint(tmp_path: Path) -> None:
     with start_server(tmp_path, env=PLAIN) as running:
         for _ in range(5):
             httpx.get(running.url + "/leaderboard", headers={"x-request-id": "quiet-1"})
-        wait_until(lambda: [l for l in running.logs() if l.get("request_id") == "quiet-1"], 5, message="log line")
+        wait_until(lambda: [ln for ln in running.logs() if ln.get("request_id") == "quiet-1"], 5, message="log line")
         assert "SpanKind" not in running.raw_log() and '"span_id": "0x' not in running.raw_log()
-        line = [l for l in running.logs() if l.get("request_id") == "quiet-1"][0]
+        line = next(ln for ln in running.logs() if ln.get("request_id") == "quiet-1")
         assert len(line["trace_id"]) == 32  # ids still correlate logs, nothing leaves the process
 
 
 def test_console_exporter_on_request(tmp_path: Path) -> None:
-    with start_server(tmp_path, env={**PLAIN, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"}) as running:
+    with start_server(
+        tmp_path, env={**PLAIN, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    ) as running:
         httpx.get(running.url + "/leaderboard")
         wait_until(lambda: '"name": "GET /leaderboard"' in running.raw_log(), 15, message="a console span")

@@ -32,7 +32,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture()
+@pytest.fixture
 def game_server(tmp_path: Path) -> RunningServer:
     """A fresh server and DB per test: row counts in one test never see another's runs."""
     with start_server(tmp_path, env=GAME_ENV) as running:

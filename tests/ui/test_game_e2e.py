@@ -139,7 +139,9 @@ def test_a_score_from_one_page_reaches_another_within_a_second(browser: Browser,
         page_a.locator(".db-name input").fill("Alice")
         page_a.locator("canvas").click()  # a click starts the run too; no more flaps: it falls
 
-        with page_a.expect_response(lambda r: r.url.endswith("/score") and r.request.method == "POST", timeout=20_000) as resp:
+        with page_a.expect_response(
+            lambda r: r.url.endswith("/score") and r.request.method == "POST", timeout=20_000
+        ) as resp:
             pass
         assert resp.value.status == 201
         t0 = time.monotonic()
@@ -202,9 +204,7 @@ def test_score_retries_while_the_server_is_down_and_lands_exactly_once(page: Pag
 
 
 @pytest.mark.slow
-def test_after_30s_offline_the_run_waits_on_the_device_and_the_next_load_sends_it(
-    page: Page, tmp_path: Path
-) -> None:
+def test_after_30s_offline_the_run_waits_on_the_device_and_the_next_load_sends_it(page: Page, tmp_path: Path) -> None:
     server = launch(tmp_path, GAME_ENV)
     wait_healthy(server)
     restarted = None
@@ -252,7 +252,9 @@ def _play_stepped(page: Page, hz: float, *, flaps: list[int] | None, target: int
 def test_phone_touch_play_and_120hz_give_the_same_score_for_the_same_inputs(
     browser: Browser, game_server: RunningServer
 ) -> None:
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True)
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
     try:
         page = ctx.new_page()
         open_game(page, game_server.url)
@@ -294,7 +296,9 @@ def test_screenshot_of_a_run_in_progress(browser: Browser, game_server: RunningS
     ctx = browser.new_context(viewport={"width": 1280, "height": 720})
     try:
         for player, score in [("Grace", 14), ("Linus", 9), ("Margaret", 7), ("Ken", 3)]:
-            httpx.post(game_server.url + "/score", json={"player": player, "score": score}, timeout=10).raise_for_status()
+            httpx.post(
+                game_server.url + "/score", json={"player": player, "score": score}, timeout=10
+            ).raise_for_status()
         page = ctx.new_page()
         open_game(page, game_server.url)
         page.locator(".db-name input").fill("Ada")
@@ -339,8 +343,13 @@ def test_debug_handle_is_absent_without_the_test_setting(page: Page, tmp_path: P
 def test_runtime_chaos_on_score_shows_banners_retries_and_lands_once(page: Page, tmp_path: Path) -> None:
     """Chaos is the app's own injector (503s on /score), switched at runtime through PUT /ops/chaos."""
     token = "ui-test-token-0123456789"
-    env = {**GAME_ENV, "CHAOS_ENABLED": "true", "CHAOS_ERROR_RATE": "1.0", "CHAOS_ROUTES": "/score",
-           "CHAOS_ADMIN_TOKEN": token}
+    env = {
+        **GAME_ENV,
+        "CHAOS_ENABLED": "true",
+        "CHAOS_ERROR_RATE": "1.0",
+        "CHAOS_ROUTES": "/score",
+        "CHAOS_ADMIN_TOKEN": token,
+    }
     server = launch(tmp_path, env)
     wait_healthy(server)
     try:
@@ -355,8 +364,9 @@ def test_runtime_chaos_on_score_shows_banners_retries_and_lands_once(page: Page,
         expect(page.get_by_role("alert")).to_contain_text("API unreachable")
         assert db_rows(server.db_path) == []
 
-        off = httpx.put(server.url + "/ops/chaos", json={"enabled": False},
-                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        off = httpx.put(
+            server.url + "/ops/chaos", json={"enabled": False}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert off.status_code == 200, off.text
         expect(page.locator(".db-save")).to_have_text(re.compile(r"saved: #1 of 1"), timeout=20_000)
         expect(page.get_by_role("alert")).to_have_count(0)

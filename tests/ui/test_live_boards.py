@@ -31,8 +31,12 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
     top_queries: list[str] = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT") and "ORDER BY" in statement.upper() and "LIMIT" in statement.upper():
+    def _count(_conn, _cursor, statement, *_args) -> None:
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and "ORDER BY" in statement.upper()
+            and "LIMIT" in statement.upper()
+        ):
             top_queries.append(statement)
 
     store = ScoreStore(engine)

@@ -89,9 +89,32 @@ def test_recorded_inputs_replay_to_the_played_score(played: dict, hz: int, jitte
 
 
 NAMES = [
-    None, "", "   ", "Ada", "  Ada   Lovelace  ", "x" * 24, "x" * 25, " " + "x" * 24 + " ", "Zoë", "Zoe\u0308",
-    "a<b", "b>a", "tab\there", "new\nline", "zero\u200bwidth", "bidi\u202eevil", "\ufeffbom", "\u0085nel\u0085",
-    "\x1cfs\x1c", "\u3000ideo\u3000", "nbsp\u00a0name", "emoji 🐦", "🐦" * 24, "🐦" * 25, "priv\ue000", "\x7f",
+    None,
+    "",
+    "   ",
+    "Ada",
+    "  Ada   Lovelace  ",
+    "x" * 24,
+    "x" * 25,
+    " " + "x" * 24 + " ",
+    "Zoë",
+    "Zoe\u0308",
+    "a<b",
+    "b>a",
+    "tab\there",
+    "new\nline",
+    "zero\u200bwidth",
+    "bidi\u202eevil",
+    "\ufeffbom",
+    "\u0085nel\u0085",
+    "\x1cfs\x1c",
+    "\u3000ideo\u3000",
+    "nbsp\u00a0name",
+    "emoji 🐦",
+    "🐦" * 24,
+    "🐦" * 25,
+    "priv\ue000",
+    "\x7f",
 ]
 
 
