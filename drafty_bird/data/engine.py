@@ -8,8 +8,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from drafty_bird.data.errors import StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify
 
@@ -41,7 +42,7 @@ def make_engine(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int 
     )
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+    def _pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # DELETE journal by default: WAL needs shared memory on one host, which an
         # SMB share (Azure Files) cannot give. FULL sync: an acknowledged score survives power loss.
         cur = dbapi_conn.cursor()

@@ -40,7 +40,9 @@ class LeaseInfo:
 
 
 class WriterLease:
-    def __init__(self, path: Path, *, owner: str | None = None, ttl_s: float = 15.0, clock=time.time) -> None:
+    def __init__(
+        self, path: Path, *, owner: str | None = None, ttl_s: float = 15.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = Path(path)
         self.owner = owner or uuid.uuid4().hex[:12]
         self.ttl_s = ttl_s

@@ -104,7 +104,10 @@ def build_queries(revision: str, window: str, job: str) -> Queries:
     return Queries(
         requests=f"sum(increase(http_requests_total{{{selector}}}[{window}]))",
         errors=f'sum(increase(http_requests_total{{{selector}, status=~"5.."}}[{window}]))',
-        p99=f"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[{window}])))",
+        p99=(
+            "histogram_quantile(0.99, sum by (le) "
+            f"(rate(http_request_duration_seconds_bucket{{{selector}}}[{window}])))"
+        ),
     )
 
 

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import smoke
@@ -42,7 +43,7 @@ class Az:
     def __init__(self, resource_group: str, app: str, az: str = "az") -> None:
         self.rg, self.app, self.az = resource_group, app, az
 
-    def run(self, *args: str, parse: bool = True):
+    def run(self, *args: str, parse: bool = True) -> Any:  # parsed az JSON, or raw stdout
         cmd = [self.az, *args]
         print("+ " + shlex.join(cmd), flush=True)
         result = subprocess.run(cmd, capture_output=True, text=True)

@@ -38,7 +38,7 @@ def alert_expression(rules_path: Path = RULES, alert: str = ALERT) -> str:
     return expr
 
 
-def set_chaos(client: httpx.Client, **fields) -> dict:
+def set_chaos(client: httpx.Client, **fields: bool | float) -> dict:
     response = client.put("/ops/chaos", json=fields)
     response.raise_for_status()
     return response.json()

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_REPO = "drafty-bird"
@@ -31,7 +32,7 @@ class StepError(Exception):
     pass
 
 
-def run(cmd: list[str], parse: bool = False):
+def run(cmd: list[str], parse: bool = False) -> Any:  # raw stdout, or parsed az JSON
     print("+ " + shlex.join(cmd), flush=True)
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:

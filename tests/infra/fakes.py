@@ -71,7 +71,8 @@ if argv[:2] == ["containerapp", "show"]:
     done({"name": state["app"]})
 if argv[:3] == ["containerapp", "revision", "list"]:
     done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"],
-           "template": {"containers": [{"name": "web", "image": r["image"]}, {"name": "otel-collector", "image": "otel"}]}}}
+           "template": {"containers": [{"name": "web", "image": r["image"]},
+                                       {"name": "otel-collector", "image": "otel"}]}}}
           for n, r in revs.items()])
 if argv[:3] == ["containerapp", "revision", "show"]:
     name = opt("--revision")

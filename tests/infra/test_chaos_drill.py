@@ -51,15 +51,15 @@ def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> sub
 def test_drill_sees_the_error_alert_expression_fire_and_turns_chaos_off(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    with start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server:
-        with run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom:
-            result = _drill(server.url, prom.url, token_file, "--timeout", "150", "--max-requests", "4000")
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert "crossed its threshold" in result.stdout
-            state = httpx.get(
-                server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-            ).json()
-            assert state["enabled"] is False
+    with (
+        start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server,
+        run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom,
+    ):
+        result = _drill(server.url, prom.url, token_file, "--timeout", "150", "--max-requests", "4000")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "crossed its threshold" in result.stdout
+        state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+        assert state["enabled"] is False
 
 
 @pytest.mark.slow
@@ -67,18 +67,18 @@ def test_drill_sees_the_error_alert_expression_fire_and_turns_chaos_off(tmp_path
 def test_drill_fails_when_the_expression_never_fires_and_still_turns_chaos_off(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    with start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server:
-        with run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom:
-            # error rate 0: chaos is "on" but injects nothing, so the alert must not fire.
-            result = _drill(
-                server.url, prom.url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400"
-            )
-            assert result.returncode == 1, result.stdout + result.stderr
-            assert "never crossed" in result.stderr
-            state = httpx.get(
-                server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-            ).json()
-            assert state["enabled"] is False
+    with (
+        start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server,
+        run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom,
+    ):
+        # error rate 0: chaos is "on" but injects nothing, so the alert must not fire.
+        result = _drill(
+            server.url, prom.url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400"
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "never crossed" in result.stderr
+        state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+        assert state["enabled"] is False
 
 
 def test_expression_comes_from_the_rule_file_with_records_expanded() -> None:

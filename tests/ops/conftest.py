@@ -68,7 +68,8 @@ def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> PromStack:
         def enough_history() -> bool:
             # A full test window of scrapes with traffic in it.
             result = prometheus.vector(
-                f'min(count_over_time(http_requests_total{{revision=~"{HEALTHY}|{CHAOS}", route="/leaderboard", status="200"}}[{TEST_WINDOW}]))'
+                "min(count_over_time(http_requests_total"
+                f'{{revision=~"{HEALTHY}|{CHAOS}", route="/leaderboard", status="200"}}[{TEST_WINDOW}]))'
             )
             return bool(result) and float(result[0]["value"][1]) >= 45
 

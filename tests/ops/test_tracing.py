@@ -184,12 +184,14 @@ def test_spans_still_pending_are_flushed_on_shutdown(tmp_path: Path) -> None:
 
 
 def test_grpc_protocol_is_honoured(tmp_path: Path) -> None:
-    with GrpcReceiver() as receiver:
-        with start_server(tmp_path, env=traced_env(receiver.endpoint, protocol="grpc")) as running:
-            httpx.get(running.url + "/leaderboard", headers={"x-request-id": "grpc-1"})
-            wait_until(
-                lambda: any(s.attributes.get("request_id") == "grpc-1" for s in receiver.snapshot()), 15, message="span"
-            )
+    with (
+        GrpcReceiver() as receiver,
+        start_server(tmp_path, env=traced_env(receiver.endpoint, protocol="grpc")) as running,
+    ):
+        httpx.get(running.url + "/leaderboard", headers={"x-request-id": "grpc-1"})
+        wait_until(
+            lambda: any(s.attributes.get("request_id") == "grpc-1" for s in receiver.snapshot()), 15, message="span"
+        )
 
 
 def test_nothing_is_exported_or_printed_without_an_endpoint(tmp_path: Path) -> None:

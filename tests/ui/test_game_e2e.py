@@ -64,7 +64,8 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     for width, height in [(1280, 720), (1366, 768), (1440, 900)]:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_function(
-            "document.scrollingElement.scrollHeight <= innerHeight && document.scrollingElement.scrollWidth <= innerWidth",
+            "document.scrollingElement.scrollHeight <= innerHeight"
+            " && document.scrollingElement.scrollWidth <= innerWidth",
             timeout=5_000,
         )
         bottom = page.locator(".db-name input").bounding_box()
