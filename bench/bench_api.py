@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drafty_bird.data.engine import make_engine, migrate  # noqa: E402
-from tests.server import launch, wait_healthy  # noqa: E402
+from drafty_bird.data.engine import make_engine, migrate  # noqa: E402 (needs the sys.path set-up above)
+from tests.server import launch, wait_healthy  # noqa: E402 (needs the sys.path set-up above)
 
 CONCURRENCY = 16
 POST_LUA = """
@@ -44,7 +44,10 @@ def ensure_wrk() -> str:
             check=True,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
-    return shutil.which("wrk")
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("wrk is not installed and apt-get could not install it")
+    return path
 
 
 def seed(path: Path, rows: int) -> None:
@@ -68,6 +71,7 @@ def seed(path: Path, rows: int) -> None:
 
 def parse_latency(text: str, pct: str) -> float:
     match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    assert match is not None, f"no {pct}% latency line in wrk output:\n{text}"
     value, unit = float(match.group(1)), match.group(2)
     return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
@@ -77,8 +81,10 @@ def run_wrk(wrk: str, url: str, seconds: int, script: Path | None) -> dict:
     if script:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rps is not None, f"no Requests/sec in wrk output:\n{out}"
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(rps.group(1)),
         "p50_ms": parse_latency(out, "50"),
         "p99_ms": parse_latency(out, "99"),
         "non2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,

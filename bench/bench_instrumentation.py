@@ -37,11 +37,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from starlette.types import Message
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drafty_bird.data.engine import make_engine, migrate  # noqa: E402
-from tests.server import launch, wait_healthy  # noqa: E402
+from drafty_bird.data.engine import make_engine, migrate  # noqa: E402 (needs the sys.path set-up above)
+from tests.server import launch, wait_healthy  # noqa: E402 (needs the sys.path set-up above)
 
 CONCURRENCY = 16
 ENDPOINTS = ("/healthz", "/leaderboard")
@@ -111,8 +113,9 @@ def run_wrk(wrk: str, url: str, seconds: int, pid: int) -> tuple[float, float]:
     cpu = cpu_seconds(pid) - cpu_before
     if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         raise SystemExit(f"non-2xx responses from {url}:\n{out}")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu / requests * 1e6
+    requests, rps = re.search(r"(\d+) requests in", out), re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert requests is not None and rps is not None, f"unexpected wrk output:\n{out}"
+    return float(rps.group(1)), cpu / int(requests.group(1)) * 1e6
 
 
 def layer_costs(reps: int = 7, n: int = 1500) -> dict[str, dict[str, float]]:
@@ -175,10 +178,10 @@ def layer_costs(reps: int = 7, n: int = 1500) -> dict[str, dict[str, float]]:
             "asgi": {"version": "3.0"},
         }
 
-        async def receive() -> dict:
+        async def receive() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(_message: dict) -> None:
+        async def send(_message: Message) -> None:
             pass
 
         for _ in range(100):
@@ -243,9 +246,11 @@ def main() -> None:
             order = list(servers) if rep % 2 == 0 else list(reversed(servers))
             for path in ENDPOINTS:
                 for mode in order:
-                    throughput, cpu = run_wrk(wrk, servers[mode].url + path, args.seconds, servers[mode].proc.pid)
+                    throughput, cpu_per_req = run_wrk(
+                        wrk, servers[mode].url + path, args.seconds, servers[mode].proc.pid
+                    )
                     rps.setdefault((path, mode), []).append(throughput)
-                    cpu_us.setdefault((path, mode), []).append(cpu)
+                    cpu_us.setdefault((path, mode), []).append(cpu_per_req)
     finally:
         for server in servers.values():
             server.stop()

@@ -13,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import BrowserContext, sync_playwright
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import BrowserContext, sync_playwright  # noqa: E402
-
-from tests.server import start_server  # noqa: E402
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.server import start_server  # noqa: E402 (needs the sys.path set-up above)
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 (needs the sys.path set-up above)
 
 
 def visit(context: BrowserContext, url: str) -> dict:

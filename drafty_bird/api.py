@@ -1,6 +1,6 @@
 """The REST API the original web client calls. Thin: every route delegates to the service."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
@@ -14,7 +14,9 @@ def get_service(request: Request) -> LeaderboardService:
 
 ServiceDep = Annotated[LeaderboardService, Depends(get_service)]
 
-ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 429, 500, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 413, 415, 422, 429, 500, 503)
+}
 
 router = APIRouter(tags=["game"], responses=ERRORS)
 

@@ -8,11 +8,13 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from opentelemetry import trace
+from sqlalchemy import Row
 
 from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
-from drafty_bird.data.store import ScoreStore
+from drafty_bird.data.store import StoredScore
 from drafty_bird.ops import metrics
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,16 @@ LIVE_BOARD_SIZE = 10
 TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
 
 
+class Scores(Protocol):
+    """What the service needs of a store: ScoreStore, or metrics.TimedStore wrapping one."""
+
+    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore: ...
+    async def top(self, limit: int) -> list[Row]: ...
+    async def high_score(self) -> int: ...
+
+
 class LeaderboardService:
-    def __init__(self, store: ScoreStore) -> None:
+    def __init__(self, store: Scores) -> None:
         self.store = store
         self._listeners: list[TopListener] = []
 
@@ -36,6 +46,7 @@ class LeaderboardService:
         # Counted here, not in the route, so scores from the page and the API count alike.
         with tracer.start_as_current_span("score.submit", attributes={"score": entry.score}) as span:
             try:
+                assert entry.player is not None  # ScoreCreate's validator turns a missing name into the default
                 stored = await self.store.add(entry.player, entry.score, entry.run_id)
             except Exception as exc:
                 span.set_attribute("result", metrics.submission_failed(exc))

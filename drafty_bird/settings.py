@@ -5,7 +5,7 @@ Names follow the original Node service so existing deployments keep working.
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -143,7 +143,7 @@ def _check_db_dir(settings: Settings) -> None:
         raise SettingsError(f"invalid SCORE_DB_PATH={str(settings.score_db_path)!r}: {directory} is not writable")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read and validate the environment; raises SettingsError with one clear line."""
     try:
         settings = Settings(**overrides)

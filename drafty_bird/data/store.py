@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, Row, func, text
+from sqlalchemy import Engine, Insert, Row, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -195,7 +195,7 @@ class ScoreStore:
                 total=self._total(session),
             )
 
-    def _count_upsert(self, score: int):  # noqa: ANN202
+    def _count_upsert(self, score: int) -> Insert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(ScoreCount).values(score=score, n=1)
         return stmt.on_conflict_do_update(index_elements=["score"], set_={"n": ScoreCount.n + 1})

@@ -6,6 +6,7 @@ never sees a stack trace or a framework-specific body.
 
 import json
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message, "request_id": request_id_var.get() or ""}, status, headers=headers)
 
 
-async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """Answer from ASGI middleware, before any route runs."""
     payload = json.dumps(body).encode()
     await send(
@@ -56,7 +57,8 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
 
 
 async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    detail: object = exc.detail  # typed str, but FastAPI's HTTPException subclass allows any value
+    message = detail if isinstance(detail, str) else "Request failed"
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 

@@ -11,15 +11,16 @@ shutdown, so the process exits 0.
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def install_sigterm(on_signal: Callable[[], None], drain: Callable[[], Awaitable[None]]) -> None:
+def install_sigterm(on_signal: Callable[[], None], drain: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Call from app.on_startup (main thread, inside uvicorn's serve)."""
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Task[None]] = set()
     signalled = False
 
     def start_drain() -> None:

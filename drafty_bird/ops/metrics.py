@@ -123,7 +123,8 @@ class MetricsMiddleware:
             HTTP_REQUESTS.labels(route, method, str(status)).inc()
             HTTP_DURATION.labels(route, method).observe(elapsed)
             if seen_token is not None:
-                if route == "/score" and not _submission_seen.get()[0]:
+                seen = _submission_seen.get()  # the list set above, possibly flipped by the service
+                if route == "/score" and seen is not None and not seen[0]:
                     result = _rest_submission_result(status)
                     if result:
                         SCORE_SUBMISSIONS.labels(result).inc()

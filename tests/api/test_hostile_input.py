@@ -2,6 +2,7 @@
 over every operation, plus hand-written nasties and the per-client rate limits."""
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from tests.server import RunningServer, start_server
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # Limits off: schemathesis sends hundreds of requests from one client.
     env = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
     with start_server(tmp_path_factory.mktemp("hostile"), env) as running:

@@ -13,7 +13,7 @@ def test_probe_answers_while_a_write_waits_on_a_locked_db(server: RunningServer)
     # Another process holds the write lock, so the server's INSERT waits in busy_timeout.
     blocker = sqlite3.connect(server.db_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    outcome: dict[str, object] = {}
+    outcome: dict[str, float] = {}
 
     def post() -> None:
         started = time.monotonic()

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from drafty_bird.data import models  # noqa: F401
+from drafty_bird.data import models  # noqa: F401 (registers the tables on SQLModel.metadata)
 from drafty_bird.data.engine import make_engine, migrate
 
 

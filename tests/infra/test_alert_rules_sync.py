@@ -16,6 +16,7 @@ RULES_JSON = INFRA / "alerts/prometheus-rules.json"
 
 def _renderer():
     spec = importlib.util.spec_from_file_location("render_alert_rules", INFRA / "scripts/render_alert_rules.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

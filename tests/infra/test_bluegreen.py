@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ IMAGE = f"crprod.azurecr.io/drafty-bird:{SHA}"
 
 
 @pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def healthy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with start_server(tmp_path_factory.mktemp("green")) as server:
         yield server
 

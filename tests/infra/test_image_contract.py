@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,7 @@ def _tree_snapshot(path: Path) -> set[str]:
 
 
 @pytest.fixture
-def image_root() -> Path:
+def image_root() -> Iterator[Path]:
     # Not pytest's tmp_path: that lives under a 0700 root-owned dir uid 1000 cannot enter.
     base = Path(tempfile.mkdtemp(prefix="drafty-image-", dir="/tmp"))
     base.chmod(0o755)

@@ -1,6 +1,7 @@
 """The real-Prometheus stack shared by the alert and release-gate tests (started once)."""
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -34,7 +35,7 @@ class PromStack:
 
 
 @pytest.fixture(scope="session")
-def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> PromStack:
+def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromStack]:
     base = tmp_path_factory.mktemp("promstack")
     rule_file = base / "alerts.test-windows.yml"
     rules = derive_test_rules(RULES, rule_file, window=TEST_WINDOW, hold="3s", interval="1s")

@@ -10,6 +10,7 @@ import zlib
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -27,7 +28,7 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     kind: int
-    attributes: dict[str, object]
+    attributes: dict[str, Any]  # OTLP AnyValue: str, int, float, bool, lists
     resource: dict[str, object]
 
 

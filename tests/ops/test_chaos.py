@@ -3,6 +3,7 @@
 import random
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def test_bad_chaos_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def erroring(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def erroring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     env = {
         **PLAIN,
         "CHAOS_ENABLED": "true",
@@ -234,7 +235,7 @@ def test_latency_sleeps_without_blocking_the_loop(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def controlled(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def controlled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with start_server(tmp_path_factory.mktemp("chaos-admin"), env={**PLAIN, "CHAOS_ADMIN_TOKEN": TOKEN}) as running:
         yield running
 

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -172,7 +171,7 @@ class AuthProxy:
 
 
 @pytest.fixture
-def token_file(tmp_path: Path) -> Iterator[Path]:
+def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "token"
     path.write_text("s3cret-token\n")
     return path

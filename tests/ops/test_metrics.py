@@ -3,13 +3,16 @@
 import asyncio
 import random
 import string
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import Row
 
 from drafty_bird.data.models import ScoreCreate
+from drafty_bird.data.store import StoredScore
 from drafty_bird.leaderboard import LeaderboardService
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
@@ -28,7 +31,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with start_server(tmp_path_factory.mktemp("metrics"), env=PLAIN_ENV) as running:
         yield running
 
@@ -187,7 +190,13 @@ class _FailingStore:
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
 
-    async def add(self, *_args: object) -> None:
+    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+        raise self.exc
+
+    async def top(self, limit: int) -> list[Row]:
+        raise self.exc
+
+    async def high_score(self) -> int:
         raise self.exc
 
 
@@ -198,7 +207,7 @@ class _Refused(Exception):
 @pytest.mark.parametrize(("exc", "result"), [(RuntimeError("bug"), "failed"), (_Refused("not the writer"), "rejected")])
 def test_store_failures_are_counted_by_the_service(exc: Exception, result: str) -> None:
     def count() -> float:
-        return REGISTRY.get_sample_value("drafty_bird_score_submissions_total", {"result": result})
+        return REGISTRY.get_sample_value("drafty_bird_score_submissions_total", {"result": result}) or 0.0
 
     before = count()
     service = LeaderboardService(_FailingStore(exc))

@@ -1,6 +1,7 @@
 """Traces from the real server arrive at a real OTLP receiver with the documented names and attributes."""
 
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -37,13 +38,13 @@ def children(spans: list[ReceivedSpan], parent: ReceivedSpan, name: str) -> list
 
 
 @pytest.fixture(scope="module")
-def receiver() -> HttpReceiver:
+def receiver() -> Iterator[HttpReceiver]:
     with HttpReceiver() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def traced(receiver: HttpReceiver, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def traced(receiver: HttpReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     chaos = {
         "CHAOS_ENABLED": "true",
         "CHAOS_ROUTES": "/game-start",

@@ -5,6 +5,7 @@ exposes window.__draftyBird so a test autopilot can read the game state and step
 """
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 
 @pytest.fixture
-def game_server(tmp_path: Path) -> RunningServer:
+def game_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A fresh server and DB per test: row counts in one test never see another's runs."""
     with start_server(tmp_path, env=GAME_ENV) as running:
         yield running

@@ -200,7 +200,7 @@ def test_score_retries_while_the_server_is_down_and_lands_exactly_once(page: Pag
         page.wait_for_function("window.__draftyBird && window.__draftyBird.queue().length === 0", timeout=15_000)
     finally:
         server.stop()
-        if restarted:
+        if restarted is not None:
             restarted.stop()
 
 
@@ -230,7 +230,7 @@ def test_after_30s_offline_the_run_waits_on_the_device_and_the_next_load_sends_i
         assert db_rows(server.db_path) == [("Guest", 0, run_id)]
     finally:
         server.stop()
-        if restarted:
+        if restarted is not None:
             restarted.stop()
 
 

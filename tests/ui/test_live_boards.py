@@ -43,7 +43,7 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
     service = LeaderboardService(store)
     live = LiveBoards(service)
     pages = [Page() for _ in range(40)]
-    live.boards.update(pages)  # type: ignore[arg-type]
+    live.boards.update(pages)  # type: ignore[arg-type]  # stand-ins: LiveBoards only calls show()
 
     async def scenario() -> None:
         await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))
