@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run test system-deps tools bench bench-instrumentation lock clean
+.PHONY: install install-run run lint test system-deps tools bench bench-instrumentation lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,13 @@ $(TOOLS)/.installed: requirements-tools.lock
 
 tools: $(TOOLS)/.installed
 
-test: install system-deps tools
+# Style and types; configured in pyproject.toml. `make test` runs it first.
+lint: install
+	@$(BIN)/ruff check . || { echo "make lint: ruff check failed (many are fixed by: $(BIN)/ruff check --fix .)" >&2; exit 1; }
+	@$(BIN)/ruff format --check . || { echo "make lint: not formatted (fix with: $(BIN)/ruff format .)" >&2; exit 1; }
+	@$(BIN)/mypy || { echo "make lint: mypy found type errors (see above)" >&2; exit 1; }
+
+test: lint system-deps tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
