@@ -5,7 +5,7 @@ param tags object
 param pullPrincipalId string
 
 // AcrPull (built-in role)
-var acrPullRoleId = '7f951dff-4ed8-4eb7-b5a4-9c2ae7f7b9ae'
+var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   // checkov:skip=CKV_AZURE_139: public endpoint kept; the ACA environment has no VNet and pulls with an AcrPull identity.
@@ -19,8 +19,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
     name: 'Basic'
   }
   properties: {
+    // Anonymous pull is off by default; 2023-07-01 has no anonymousPullEnabled property (BCP037).
     adminUserEnabled: false
-    anonymousPullEnabled: false
   }
 }
 
