@@ -1,9 +1,12 @@
-// Drafty Bird on Azure Container Apps (azd: `azd up`; pipeline: az deployment sub create).
+// Drafty Bird on Azure Container Apps (azd: `azd up`, one command on a fresh environment;
+// pipeline: az deployment sub create).
 targetScope = 'subscription'
 
+// 29 = 32 (the container app name limit) - len('ca-'); every other derived name is shorter or
+// uses the fixed-length token (tests/infra/test_azd_conventions.py checks each limit).
 @minLength(1)
-@maxLength(40)
-@description('azd environment name; names every resource (e.g. drafty-staging).')
+@maxLength(29)
+@description('azd environment name; names every resource (e.g. drafty-staging). Lowercase letters, digits and hyphens, starting with a letter.')
 param environmentName string
 
 @minLength(1)
@@ -15,8 +18,11 @@ param location string
 ])
 param stage string
 
-@description('Full image reference pushed by the pipeline (ACR login server/drafty-bird:<sha>).')
-param imageName string
+@description('Full image reference (ACR login server/drafty-bird:<sha>). Empty: keep the image the app runs (webAppExists), else a public placeholder until `azd deploy`.')
+param imageName string = ''
+
+@description('azd sets SERVICE_WEB_RESOURCE_EXISTS once the app exists (the azd container-app templates\' exists pattern).')
+param webAppExists bool = false
 
 @description('Revision suffix, the commit sha in the pipeline. Empty lets ACA pick one.')
 param revisionSuffix string = ''
@@ -43,7 +49,18 @@ param actionGroupId string = ''
 @minValue(1)
 param fileShareQuotaGiB int = 5
 
-param collectorImage string = 'otel/opentelemetry-collector-contrib:0.116.0'
+@description('Object id of the identity that queries the Azure Monitor workspace (chaos drill, release gate): the pipeline service principal, or the azd user. Gets Monitoring Data Reader on the workspace; empty assigns nothing.')
+param principalId string = ''
+
+@allowed([
+  'ServicePrincipal'
+  'User'
+  'Group'
+])
+param principalType string = 'ServicePrincipal'
+
+// 0.159.0 ships the azureauth extension with `scopes` (infra/otel/otelcol-contrib-manifest.yaml).
+param collectorImage string = 'otel/opentelemetry-collector-contrib:0.159.0'
 
 var tags = {
   'azd-env-name': environmentName
@@ -78,6 +95,8 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     metricsPublisherPrincipalId: identity.outputs.principalId
+    dataReaderPrincipalId: principalId
+    dataReaderPrincipalType: principalType
   }
 }
 
@@ -112,6 +131,9 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     readerPrincipalId: identity.outputs.principalId
+    // Purge protection keeps a deleted vault's name for the retention window: production only,
+    // so staging survives `azd down --purge` + `azd up` (docs/DECISIONS.md).
+    purgeProtection: stage == 'production'
     chaosAdminToken: chaosAdminToken
     secretExpiresAt: chaosTokenExpiresAt
   }
@@ -131,6 +153,15 @@ module environment 'modules/environment.bicep' = {
   }
 }
 
+module webImage 'modules/fetch-container-image.bicep' = {
+  name: 'web-image'
+  scope: rg
+  params: {
+    exists: webAppExists
+    name: 'ca-${environmentName}'
+  }
+}
+
 module app 'modules/app.bicep' = if (deployApp) {
   name: 'app'
   scope: rg
@@ -144,7 +175,8 @@ module app 'modules/app.bicep' = if (deployApp) {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     registryLoginServer: registry.outputs.loginServer
-    imageName: imageName
+    // web is containers[0] (tests/infra checks it): the image it already runs, or '' for the placeholder.
+    imageName: empty(imageName) ? (webImage.outputs.?containers[?0].?image ?? '') : imageName
     collectorImage: collectorImage
     revisionSuffix: revisionSuffix
     trafficRevisionName: trafficRevisionName
@@ -176,6 +208,6 @@ output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
 output AZURE_CONTAINER_APPS_ENVIRONMENT_NAME string = environment.outputs.name
 output AZURE_CONTAINER_APPS_ENVIRONMENT_DOMAIN string = environment.outputs.defaultDomain
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
-output PROMETHEUS_QUERY_ENDPOINT string = monitoring.outputs.prometheusQueryEndpoint
+output AZURE_PROMETHEUS_QUERY_ENDPOINT string = monitoring.outputs.prometheusQueryEndpoint
 output SERVICE_WEB_NAME string = deployApp ? app.outputs.name : ''
 output SERVICE_WEB_URI string = deployApp ? 'https://${app.outputs.fqdn}' : ''

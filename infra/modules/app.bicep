@@ -13,6 +13,7 @@ param storageEntryName string
 param identityId string
 param identityClientId string
 param registryLoginServer string
+@description('Empty on the first `azd up` (no image pushed yet): the web container runs a public placeholder until `azd deploy`.')
 param imageName string
 param collectorImage string
 @description('Empty lets ACA generate one; the pipeline passes the commit sha.')
@@ -31,6 +32,11 @@ var dataDir = '/data'
 // without it SMB answers "database is locked" (see docs/DECISIONS.md).
 var dataMountOptions = 'nobrl,uid=1000,gid=1000,dir_mode=0750,file_mode=0640'
 var hasChaosToken = !empty(chaosTokenSecretUri)
+// The azd container-app templates' first-provision image; it listens on port 80, so the placeholder
+// revision gets that ingress port and ACA's default probes instead of ours.
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+var placeholderPort = 80
+var usePlaceholder = empty(imageName)
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -106,6 +112,41 @@ var chaosEnv = hasChaosToken ? [
   }
 ] : []
 
+var appProbes = [
+  {
+    type: 'Startup'
+    httpGet: {
+      path: '/healthz'
+      port: appPort
+    }
+    initialDelaySeconds: 2
+    periodSeconds: 3
+    timeoutSeconds: 2
+    failureThreshold: 20
+  }
+  {
+    type: 'Liveness'
+    httpGet: {
+      path: '/healthz'
+      port: appPort
+    }
+    periodSeconds: 10
+    timeoutSeconds: 3
+    failureThreshold: 3
+  }
+  {
+    type: 'Readiness'
+    httpGet: {
+      path: '/readyz'
+      port: appPort
+    }
+    periodSeconds: 5
+    timeoutSeconds: 3
+    failureThreshold: 3
+  }
+
+]
+
 var firstTraffic = [
   {
     latestRevision: true
@@ -141,7 +182,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
       maxInactiveRevisions: 10
       ingress: {
         external: true
-        targetPort: appPort
+        targetPort: usePlaceholder ? placeholderPort : appPort
         transport: 'auto'
         allowInsecure: false
         traffic: empty(trafficRevisionName) ? firstTraffic : pinnedTraffic
@@ -158,46 +199,15 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
       revisionSuffix: revisionSuffix
       containers: [
         {
+          // First container on purpose: azd deploy and fetch-container-image.bicep read containers[0].
           name: 'web'
-          image: imageName
+          image: usePlaceholder ? placeholderImage : imageName
           resources: {
             cpu: json('0.5')
             memory: '1Gi'
           }
           env: concat(baseEnv, chaosEnv)
-          probes: [
-            {
-              type: 'Startup'
-              httpGet: {
-                path: '/healthz'
-                port: appPort
-              }
-              initialDelaySeconds: 2
-              periodSeconds: 3
-              timeoutSeconds: 2
-              failureThreshold: 20
-            }
-            {
-              type: 'Liveness'
-              httpGet: {
-                path: '/healthz'
-                port: appPort
-              }
-              periodSeconds: 10
-              timeoutSeconds: 3
-              failureThreshold: 3
-            }
-            {
-              type: 'Readiness'
-              httpGet: {
-                path: '/readyz'
-                port: appPort
-              }
-              periodSeconds: 5
-              timeoutSeconds: 3
-              failureThreshold: 3
-            }
-          ]
+          probes: usePlaceholder ? [] : appProbes
           volumeMounts: [
             {
               volumeName: 'data'

@@ -3,6 +3,8 @@ param name string
 param location string
 param tags object
 param readerPrincipalId string
+@description('Production only: purge protection cannot be undone and holds the vault name for the retention window after a delete.')
+param purgeProtection bool
 @secure()
 @description('Empty in production: then no chaos token exists and /ops/chaos is not served.')
 param chaosAdminToken string
@@ -27,7 +29,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
-    enablePurgeProtection: true
+    // null omits the property: false is refused once it was ever true, and omitted means off.
+    enablePurgeProtection: purgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Allow'

@@ -4,9 +4,14 @@ param location string
 param tags object
 @description('Principal allowed to publish metrics (the app identity).')
 param metricsPublisherPrincipalId string
+@description('Principal that queries the workspace (pipeline service principal or azd user); empty for none.')
+param dataReaderPrincipalId string
+param dataReaderPrincipalType string
 
 // Monitoring Metrics Publisher (built-in role)
 var metricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+// Monitoring Data Reader (built-in role): PromQL queries against the workspace's query endpoint.
+var dataReaderRoleId = 'b0d8363b-8ddd-447d-831f-62ca05bff136'
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-${namePrefix}'
@@ -94,6 +99,16 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: metricsPublisherPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', metricsPublisherRoleId)
+  }
+}
+
+resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(dataReaderPrincipalId)) {
+  name: guid(monitorWorkspace.id, dataReaderPrincipalId, dataReaderRoleId)
+  scope: monitorWorkspace
+  properties: {
+    principalId: dataReaderPrincipalId
+    principalType: dataReaderPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReaderRoleId)
   }
 }
 

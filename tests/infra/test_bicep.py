@@ -18,7 +18,7 @@ import yaml
 
 from drafty_bird.settings import Settings
 from tests.infra import dockerfile
-from tests.infra.bicep import INFRA, ROOT, Module, bicep_files, parse, possible_items
+from tests.infra.bicep import INFRA, ROOT, Either, Module, bicep_files, parse, possible_items
 from tests.server import start_server
 
 APP = INFRA / "modules" / "app.bicep"
@@ -42,6 +42,19 @@ def web(app_module: Module, container_app: dict) -> dict:
     found = [c for c in containers if c["name"] == "web"]
     assert len(found) == 1, "exactly one container named web"
     return found[0]
+
+
+def real_image_branch(value: object) -> object:
+    """`usePlaceholder ? <placeholder> : <app>`: the app's branch (what every real revision runs)."""
+    if isinstance(value, Either):
+        placeholder, app = value.options
+        return app
+    return value
+
+
+@pytest.fixture(scope="module")
+def probes(app_module: Module, web: dict) -> dict[str, dict]:
+    return {p["type"]: p for p in real_image_branch(app_module.resolve(web["probes"]))}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +129,7 @@ def test_ingress_is_external_https_only_on_the_app_port(app_module: Module, cont
     assert ingress["external"] is True
     assert ingress["allowInsecure"] is False
     app_port = Settings.model_fields["port"].default
-    assert ingress["targetPort"] == app_port
+    assert real_image_branch(ingress["targetPort"]) == app_port
     assert dockerfile.final_stage().all("EXPOSE") == [str(app_port)]
 
 
@@ -126,8 +139,20 @@ def test_traffic_never_uses_weights_without_multiple_mode(app_module: Module, co
     assert any(t.get("label") == "blue" for t in traffic), "re-provision pins traffic to the blue label"
 
 
-def test_probes_liveness_readiness_startup(app_module: Module, web: dict) -> None:
-    probes = {p["type"]: app_module.resolve(p) for p in web["probes"]}
+def test_first_provision_runs_the_placeholder_without_our_probes(app_module: Module, container_app: dict, web: dict) -> None:
+    # azd up on a fresh environment: no image yet, so a public image that listens on port 80.
+    image = app_module.resolve(web["image"])
+    assert isinstance(image, Either) and image.options == (
+        "mcr.microsoft.com/azuredocs/containerapps-helloworld:latest",
+        "imageName",
+    )
+    port = app_module.resolve(container_app["properties"]["configuration"]["ingress"]["targetPort"])
+    assert port.options[0] == 80
+    assert app_module.resolve(web["probes"]).options[0] == [], "our /healthz probes would fail on the placeholder"
+    assert app_module.variables["usePlaceholder"] == {"function": {"type": "empty", "parameters": {"item_to_test": "imageName"}}}
+
+
+def test_probes_liveness_readiness_startup(probes: dict) -> None:
     assert set(probes) == {"Liveness", "Readiness", "Startup"}
     assert probes["Liveness"]["httpGet"]["path"] == "/healthz"
     assert probes["Readiness"]["httpGet"]["path"] == "/readyz"
@@ -135,8 +160,8 @@ def test_probes_liveness_readiness_startup(app_module: Module, web: dict) -> Non
         assert probe["httpGet"]["port"] == Settings.model_fields["port"].default
 
 
-def test_probe_paths_are_routes_of_the_real_app(app_module: Module, web: dict, tmp_path: Path) -> None:
-    paths = {app_module.resolve(p)["httpGet"]["path"] for p in web["probes"]}
+def test_probe_paths_are_routes_of_the_real_app(probes: dict, tmp_path: Path) -> None:
+    paths = {p["httpGet"]["path"] for p in probes.values()}
     with start_server(tmp_path) as server:
         spec = httpx.get(server.url + "/openapi.json", timeout=10).json()
         for path in paths:
@@ -229,7 +254,7 @@ def test_no_output_exposes_a_key() -> None:
 
 def test_identity_roles_acr_pull_and_metrics_publisher() -> None:
     text = (INFRA / "modules/registry.bicep").read_text() + (INFRA / "modules/monitoring.bicep").read_text()
-    assert "7f951dff-4ed8-4eb7-b5a4-9c2ae7f7b9ae" in text, "AcrPull"
+    assert "7f951dda-4ed3-4680-a7ca-43fe172d538d" in text, "AcrPull"
     assert "3913510d-42f4-4e42-8a64-420c390055eb" in text, "Monitoring Metrics Publisher"
     monitoring = Module(INFRA / "modules/monitoring.bicep")
     for kind in (
