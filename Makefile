@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run lint test system-deps tools bench bench-instrumentation lock clean
+.PHONY: install install-run run lint test system-deps tools schemas bench bench-instrumentation lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,16 @@ lint: install
 	@$(BIN)/ruff format --check . || { echo "make lint: not formatted (fix with: $(BIN)/ruff format .)" >&2; exit 1; }
 	@$(BIN)/mypy || { echo "make lint: mypy found type errors (see above)" >&2; exit 1; }
 
-test: lint system-deps tools
+# Azure SDK model files, read (never imported) as resource schemas by tests/infra/test_resource_schema.py.
+SCHEMAS := .azure-schemas
+$(SCHEMAS)/.installed: requirements-schemas.lock | $(BIN)/python
+	rm -rf $(SCHEMAS)
+	$(BIN)/pip install -q --no-deps --require-hashes --target $(SCHEMAS) -r requirements-schemas.lock
+	touch $@
+
+schemas: $(SCHEMAS)/.installed
+
+test: lint system-deps tools schemas
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
@@ -67,4 +76,4 @@ lock:
 	$(BIN)/uv pip compile requirements-tools.in --python-version 3.11 -o requirements-tools.lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(SCHEMAS) .pytest_cache

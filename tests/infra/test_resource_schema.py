@@ -1,0 +1,157 @@
+"""Every property path a Bicep resource writes exists in its type's schema for that api-version.
+
+What `az bicep build` reports as BCP037 ("property not allowed"), offline. The schemas are the
+Azure SDK for Python's generated models (requirements-schemas.lock, installed by `make schemas`
+into .azure-schemas and read with `ast`, never imported): one models folder per REST
+api-version, generated from the same OpenAPI specs as Bicep's types.
+
+What it cannot see: values (enums, ranges, formats, required properties: only property paths),
+read-only properties written by the template, anything behind expressions it cannot resolve
+(module outputs, `existing` resources, for-loops), and the resource types in UNCOVERED, for which
+no PyPI package ships that api-version's models. docs/DECISIONS.md lists what to check by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.infra.arm_schema import SCHEMAS, Schema
+from tests.infra.bicep import INFRA, ROOT, Module, bicep_files
+
+M = SCHEMAS / "azure" / "mgmt"
+# "type@api-version" -> (models file, model class used for a PUT of that resource)
+COVERED: dict[str, tuple[Path, str]] = {
+    "Microsoft.App/containerApps@2024-03-01": (M / "appcontainers/models/_models_py3.py", "ContainerApp"),
+    "Microsoft.App/managedEnvironments@2024-03-01": (M / "appcontainers/models/_models_py3.py", "ManagedEnvironment"),
+    "Microsoft.App/managedEnvironments/storages@2024-03-01": (
+        M / "appcontainers/models/_models_py3.py",
+        "ManagedEnvironmentStorage",
+    ),
+    "Microsoft.ContainerRegistry/registries@2023-07-01": (
+        M / "containerregistry/v2023_07_01/models/_models_py3.py",
+        "Registry",
+    ),
+    "Microsoft.KeyVault/vaults@2023-07-01": (
+        M / "keyvault/v2023_07_01/models/_models_py3.py",
+        "VaultCreateOrUpdateParameters",
+    ),
+    "Microsoft.KeyVault/vaults/secrets@2023-07-01": (
+        M / "keyvault/v2023_07_01/models/_models_py3.py",
+        "SecretCreateOrUpdateParameters",
+    ),
+    "Microsoft.Storage/storageAccounts@2023-05-01": (
+        M / "storage/v2023_05_01/models/_models_py3.py",
+        "StorageAccountCreateParameters",
+    ),
+    "Microsoft.Storage/storageAccounts/fileServices@2023-05-01": (
+        M / "storage/v2023_05_01/models/_models_py3.py",
+        "FileServiceProperties",
+    ),
+    "Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01": (
+        M / "storage/v2023_05_01/models/_models_py3.py",
+        "FileShare",
+    ),
+    "Microsoft.Authorization/roleAssignments@2022-04-01": (
+        M / "authorization/v2022_04_01/models/_models_py3.py",
+        "RoleAssignmentCreateParameters",
+    ),
+    "Microsoft.Insights/dataCollectionEndpoints@2022-06-01": (
+        M / "monitor/v2022_06_01/models/_models_py3.py",
+        "DataCollectionEndpointResource",
+    ),
+    "Microsoft.Insights/dataCollectionRules@2022-06-01": (
+        M / "monitor/v2022_06_01/models/_models_py3.py",
+        "DataCollectionRuleResource",
+    ),
+    "Microsoft.Insights/metricAlerts@2018-03-01": (
+        M / "monitor/v2018_03_01/models/_models_py3.py",
+        "MetricAlertResource",
+    ),
+    "Microsoft.Insights/components@2020-02-02": (
+        M / "applicationinsights/v2020_02_02/models/_models_py3.py",
+        "ApplicationInsightsComponent",
+    ),
+    "Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31": (
+        M / "msi/v2023_01_31/models/_models_py3.py",
+        "Identity",
+    ),
+}
+# No PyPI package ships these api-versions' models (checked: azure-mgmt-resource 23.x/24.x,
+# azure-mgmt-loganalytics 12-13.x, azure-mgmt-monitor 6.x, azure-mgmt-alertsmanagement 1.x).
+UNCOVERED: dict[str, str] = {
+    "Microsoft.Resources/resourceGroups@2024-03-01": "azure-mgmt-resource ships 2022-09-01, then 2024-07-01",
+    "Microsoft.OperationalInsights/workspaces@2023-09-01": "azure-mgmt-loganalytics jumps to 2025-07-01",
+    "Microsoft.Monitor/accounts@2023-04-03": "no azure-mgmt package for Azure Monitor workspaces",
+    "Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01": "azure-mgmt-alertsmanagement has action groups only",
+}
+# Bicep's own keys on a resource body, not ARM properties.
+BICEP_KEYS = {"name", "parent", "scope", "dependsOn"}
+
+
+def declared_resources() -> list[tuple[Path, str, str, dict]]:
+    """(file, symbolic name, type@api-version, body) of every resource the templates create."""
+    found = []
+    for path in bicep_files():
+        module = Module(path)
+        for symbol, res in (module.doc.get("resources") or {}).items():
+            if res.get("existing"):
+                continue
+            config = res["config"]
+            while "config" in config and ("condition" in config or "loop_type" in config):
+                config = config["config"]
+            found.append((path, symbol, f"{res['type']}@{res['api_version']}", config))
+    return found
+
+
+def schema_errors(path: Path, key: str, body: dict) -> list[str]:
+    models_py, model = COVERED[key]
+    resolved = Module(path).resolve({k: v for k, v in body.items() if k not in BICEP_KEYS})
+    return Schema(models_py).check(model, resolved)
+
+
+def test_the_schema_packages_are_installed() -> None:
+    missing = sorted({str(p.relative_to(ROOT)) for p, _ in COVERED.values() if not p.is_file()})
+    assert not missing, f"run `make schemas` (requirements-schemas.lock); missing {missing}"
+
+
+def test_every_resource_type_and_version_is_covered_or_listed() -> None:
+    keys = {key for _, _, key, _ in declared_resources()}
+    unknown = keys - set(COVERED) - set(UNCOVERED)
+    assert not unknown, (
+        f"no schema for {sorted(unknown)}: pin an azure-mgmt-* version whose models folder matches the "
+        "api-version in requirements-schemas.lock, or list it in UNCOVERED with the reason"
+    )
+    assert not (set(UNCOVERED) - keys), "UNCOVERED lists a type@version the templates no longer use"
+
+
+@pytest.mark.parametrize(
+    ("path", "symbol", "key", "body"),
+    [pytest.param(*r, id=f"{r[0].name}:{r[1]}") for r in declared_resources() if r[2] in COVERED],
+)
+def test_property_paths_exist_in_the_schema(path: Path, symbol: str, key: str, body: dict) -> None:
+    errors = schema_errors(path, key, body)
+    assert errors == [], f"{path.relative_to(INFRA)}:{symbol} ({key}) writes properties its schema lacks: {errors}"
+
+
+def test_the_check_sees_into_nested_and_flattened_properties() -> None:
+    # issue 15 defect 8: anonymousPullEnabled is not in the 2023-07-01 registry schema.
+    registry_models, registry = COVERED["Microsoft.ContainerRegistry/registries@2023-07-01"]
+    schema = Schema(registry_models)
+    assert schema.check(registry, {"properties": {"adminUserEnabled": False}}) == []
+    assert schema.check(registry, {"properties": {"anonymousPullEnabled": False}}) == [
+        "properties.anonymousPullEnabled (not in Registry)"
+    ]
+    app_models, app = COVERED["Microsoft.App/containerApps@2024-03-01"]
+    typo = {"properties": {"template": {"containers": [{"name": "web", "probes": [{"httpGett": {}}]}]}}}
+    assert Schema(app_models).check(app, typo) == ["properties.template.containers[0].probes[0].httpGett (not in ContainerAppProbe)"]
+    # Discriminated criteria (odata.type) resolve to the subclass, whose allOf items are checked.
+    # MetricCriteria itself takes additional properties (any key), but its dimensions do not.
+    alert_models, alert = COVERED["Microsoft.Insights/metricAlerts@2018-03-01"]
+    criteria = {
+        "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+        "allOf": [{"criterionType": "StaticThresholdCriterion", "dimensions": [{"nme": "statusCodeCategory"}]}],
+    }
+    errors = Schema(alert_models).check(alert, {"properties": {"criteria": criteria}})
+    assert errors == ["properties.criteria.allOf[0].dimensions[0].nme (not in MetricDimension)"]
