@@ -130,7 +130,9 @@ class Schema:
                     errors.extend(self._check_node(expected, False, sub, where, model))
                 else:
                     errors.extend(
-                        _expression_objects(sub, lambda obj: self._check_node(expected, False, obj, where, model))
+                        _expression_objects(
+                            sub, lambda obj, node=expected, at=where: self._check_node(node, False, obj, at, model)
+                        )
                     )
             else:
                 errors.extend(self._check_type(expected, sub, where))

@@ -47,7 +47,7 @@ def web(app_module: Module, container_app: dict) -> dict:
 def real_image_branch(value: object) -> object:
     """`usePlaceholder ? <placeholder> : <app>`: the app's branch (what every real revision runs)."""
     if isinstance(value, Either):
-        placeholder, app = value.options
+        _placeholder, app = value.options
         return app
     return value
 
@@ -139,7 +139,9 @@ def test_traffic_never_uses_weights_without_multiple_mode(app_module: Module, co
     assert any(t.get("label") == "blue" for t in traffic), "re-provision pins traffic to the blue label"
 
 
-def test_first_provision_runs_the_placeholder_without_our_probes(app_module: Module, container_app: dict, web: dict) -> None:
+def test_first_provision_runs_the_placeholder_without_our_probes(
+    app_module: Module, container_app: dict, web: dict
+) -> None:
     # azd up on a fresh environment: no image yet, so a public image that listens on port 80.
     image = app_module.resolve(web["image"])
     assert isinstance(image, Either) and image.options == (
@@ -149,7 +151,9 @@ def test_first_provision_runs_the_placeholder_without_our_probes(app_module: Mod
     port = app_module.resolve(container_app["properties"]["configuration"]["ingress"]["targetPort"])
     assert port.options[0] == 80
     assert app_module.resolve(web["probes"]).options[0] == [], "our /healthz probes would fail on the placeholder"
-    assert app_module.variables["usePlaceholder"] == {"function": {"type": "empty", "parameters": {"item_to_test": "imageName"}}}
+    assert app_module.variables["usePlaceholder"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "imageName"}}
+    }
 
 
 def test_probes_liveness_readiness_startup(probes: dict) -> None:

@@ -145,7 +145,9 @@ def test_the_check_sees_into_nested_and_flattened_properties() -> None:
     ]
     app_models, app = COVERED["Microsoft.App/containerApps@2024-03-01"]
     typo = {"properties": {"template": {"containers": [{"name": "web", "probes": [{"httpGett": {}}]}]}}}
-    assert Schema(app_models).check(app, typo) == ["properties.template.containers[0].probes[0].httpGett (not in ContainerAppProbe)"]
+    assert Schema(app_models).check(app, typo) == [
+        "properties.template.containers[0].probes[0].httpGett (not in ContainerAppProbe)"
+    ]
     # Discriminated criteria (odata.type) resolve to the subclass, whose allOf items are checked.
     # MetricCriteria itself takes additional properties (any key), but its dimensions do not.
     alert_models, alert = COVERED["Microsoft.Insights/metricAlerts@2018-03-01"]

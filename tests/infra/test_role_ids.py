@@ -19,7 +19,10 @@ BUILT_IN_ROLES = "https://learn.microsoft.com/azure/role-based-access-control/bu
 # name -> (role definition id, source page)
 VETTED_ROLES: dict[str, tuple[str, str]] = {
     "AcrPull": ("7f951dda-4ed3-4680-a7ca-43fe172d538d", f"{BUILT_IN_ROLES}/containers#acrpull"),
-    "Key Vault Secrets User": ("4633458b-17de-408a-b874-0445c86b69e6", f"{BUILT_IN_ROLES}/security#key-vault-secrets-user"),
+    "Key Vault Secrets User": (
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        f"{BUILT_IN_ROLES}/security#key-vault-secrets-user",
+    ),
     "Monitoring Metrics Publisher": (
         "3913510d-42f4-4e42-8a64-420c390055eb",
         f"{BUILT_IN_ROLES}/monitor#monitoring-metrics-publisher",
@@ -33,7 +36,10 @@ BY_ID = {guid: name for name, (guid, _) in VETTED_ROLES.items()}
 
 GUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # `// AcrPull (built-in role)` then `var acrPullRoleId = '<guid>'`
-ROLE_VAR = re.compile(r"^//\s*(?P<comment>[^\n(]+?)\s*\(built-in role\)[^\n]*\n(?:\s*//[^\n]*\n)*var (?P<var>\w+) = '(?P<guid>[^']+)'", re.M)
+ROLE_VAR = re.compile(
+    r"^//\s*(?P<comment>[^\n(]+?)\s*\(built-in role\)[^\n]*\n(?:\s*//[^\n]*\n)*var (?P<var>\w+) = '(?P<guid>[^']+)'",
+    re.M,
+)
 TEXT_SUFFIXES = {".bicep", ".json", ".yaml", ".yml", ".py", ".md", ".sh", ".txt"}
 
 
