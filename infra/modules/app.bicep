@@ -32,10 +32,10 @@ var dataDir = '/data'
 // without it SMB answers "database is locked" (see docs/DECISIONS.md).
 var dataMountOptions = 'nobrl,uid=1000,gid=1000,dir_mode=0750,file_mode=0640'
 var hasChaosToken = !empty(chaosTokenSecretUri)
-// The azd container-app templates' first-provision image; it listens on port 80, so the placeholder
-// revision gets that ingress port and ACA's default probes instead of ours.
+// The azd container-app templates' first-provision image. Only the image differs: `azd deploy`
+// swaps just the image, so port and probes must already be the app's. The placeholder does not
+// listen on 8080, so its revision stays unhealthy until the first deploy, as in the templates.
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
-var placeholderPort = 80
 var usePlaceholder = empty(imageName)
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -182,7 +182,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
       maxInactiveRevisions: 10
       ingress: {
         external: true
-        targetPort: usePlaceholder ? placeholderPort : appPort
+        targetPort: appPort
         transport: 'auto'
         allowInsecure: false
         traffic: empty(trafficRevisionName) ? firstTraffic : pinnedTraffic
@@ -207,7 +207,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             memory: '1Gi'
           }
           env: concat(baseEnv, chaosEnv)
-          probes: usePlaceholder ? [] : appProbes
+          probes: appProbes
           volumeMounts: [
             {
               volumeName: 'data'

@@ -44,17 +44,9 @@ def web(app_module: Module, container_app: dict) -> dict:
     return found[0]
 
 
-def real_image_branch(value: object) -> object:
-    """`usePlaceholder ? <placeholder> : <app>`: the app's branch (what every real revision runs)."""
-    if isinstance(value, Either):
-        _placeholder, app = value.options
-        return app
-    return value
-
-
 @pytest.fixture(scope="module")
 def probes(app_module: Module, web: dict) -> dict[str, dict]:
-    return {p["type"]: p for p in real_image_branch(app_module.resolve(web["probes"]))}
+    return {p["type"]: p for p in app_module.resolve(web["probes"])}
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +121,7 @@ def test_ingress_is_external_https_only_on_the_app_port(app_module: Module, cont
     assert ingress["external"] is True
     assert ingress["allowInsecure"] is False
     app_port = Settings.model_fields["port"].default
-    assert real_image_branch(ingress["targetPort"]) == app_port
+    assert ingress["targetPort"] == app_port
     assert dockerfile.final_stage().all("EXPOSE") == [str(app_port)]
 
 
@@ -139,21 +131,23 @@ def test_traffic_never_uses_weights_without_multiple_mode(app_module: Module, co
     assert any(t.get("label") == "blue" for t in traffic), "re-provision pins traffic to the blue label"
 
 
-def test_first_provision_runs_the_placeholder_without_our_probes(
-    app_module: Module, container_app: dict, web: dict
-) -> None:
-    # azd up on a fresh environment: no image yet, so a public image that listens on port 80.
+def test_first_provision_swaps_only_the_image(app_module: Module, container_app: dict, web: dict) -> None:
+    # azd up on a fresh environment has no image yet: a public placeholder. `azd deploy` later
+    # replaces only the image, so everything else (port, probes, env) must already be the app's.
     image = app_module.resolve(web["image"])
     assert isinstance(image, Either) and image.options == (
         "mcr.microsoft.com/azuredocs/containerapps-helloworld:latest",
         "imageName",
     )
-    port = app_module.resolve(container_app["properties"]["configuration"]["ingress"]["targetPort"])
-    assert port.options[0] == 80
-    assert app_module.resolve(web["probes"]).options[0] == [], "our /healthz probes would fail on the placeholder"
     assert app_module.variables["usePlaceholder"] == {
         "function": {"type": "empty", "parameters": {"item_to_test": "imageName"}}
     }
+    ingress = app_module.resolve(container_app["properties"]["configuration"]["ingress"])
+    assert ingress["targetPort"] == Settings.model_fields["port"].default
+    assert isinstance(app_module.resolve(web["probes"]), list), "probes must not depend on the image"
+    assert container_app["properties"]["template"]["containers"][0]["name"] == "web", (
+        "azd deploy and fetch-container-image.bicep read containers[0]"
+    )
 
 
 def test_probes_liveness_readiness_startup(probes: dict) -> None:
