@@ -49,15 +49,17 @@ param actionGroupId string = ''
 @minValue(1)
 param fileShareQuotaGiB int = 5
 
-@description('Object id of the identity that queries the Azure Monitor workspace (chaos drill, release gate): the pipeline service principal, or the azd user. Gets Monitoring Data Reader on the workspace; empty assigns nothing.')
+@description('Object id of the identity that queries the Azure Monitor workspace (chaos drill, release gate); it gets Monitoring Data Reader there. Empty: whoever runs the deployment (the pipeline service principal, or the azd user).')
 param principalId string = ''
 
+@description('Type of principalId; empty lets Azure look it up (always so for the deployer).')
 @allowed([
+  ''
   'ServicePrincipal'
   'User'
   'Group'
 ])
-param principalType string = 'ServicePrincipal'
+param principalType string = ''
 
 // 0.159.0 ships the azureauth extension with `scopes` (infra/otel/otelcol-contrib-manifest.yaml).
 param collectorImage string = 'otel/opentelemetry-collector-contrib:0.159.0'
@@ -68,6 +70,9 @@ var tags = {
   stage: stage
 }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
+// deployer(): the pipeline's service connection or the azd user, the identities that query Prometheus.
+var workspaceReaderId = empty(principalId) ? deployer().objectId : principalId
+var workspaceReaderType = empty(principalId) ? '' : principalType
 var shareName = 'drafty-data'
 var storageEntryName = 'drafty-data'
 
@@ -95,8 +100,8 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     metricsPublisherPrincipalId: identity.outputs.principalId
-    dataReaderPrincipalId: principalId
-    dataReaderPrincipalType: principalType
+    dataReaderPrincipalId: workspaceReaderId
+    dataReaderPrincipalType: workspaceReaderType
   }
 }
 

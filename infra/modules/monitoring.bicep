@@ -4,8 +4,9 @@ param location string
 param tags object
 @description('Principal allowed to publish metrics (the app identity).')
 param metricsPublisherPrincipalId string
-@description('Principal that queries the workspace (pipeline service principal or azd user); empty for none.')
+@description('Principal that queries the workspace (pipeline service principal or azd user).')
 param dataReaderPrincipalId string
+@description('Empty lets Azure look the principal type up.')
 param dataReaderPrincipalType string
 
 // Monitoring Metrics Publisher (built-in role)
@@ -102,12 +103,12 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(dataReaderPrincipalId)) {
+resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(monitorWorkspace.id, dataReaderPrincipalId, dataReaderRoleId)
   scope: monitorWorkspace
   properties: {
     principalId: dataReaderPrincipalId
-    principalType: dataReaderPrincipalType
+    principalType: empty(dataReaderPrincipalType) ? null : dataReaderPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReaderRoleId)
   }
 }

@@ -70,7 +70,9 @@ def test_main_is_subscription_scoped_and_azd_parameters_match() -> None:
     main = Module(INFRA / "main.bicep")
     assert main.doc["globals"]["scope"]["value"] == "subscription"
     declared = set(main.parameters)
-    required = {name for name, p in main.parameters.items() if "default" not in p}
+    # pycep gives a parameter without a default `"default": None`.
+    required = {name for name, p in main.parameters.items() if p.get("default") is None}
+    assert {"environmentName", "location", "stage"} <= required
     for file in [INFRA / "main.parameters.json", *sorted((INFRA / "params").glob("*.json"))]:
         given = set(json.loads(file.read_text())["parameters"])
         assert given <= declared, f"{file.name} sets unknown parameters {given - declared}"
