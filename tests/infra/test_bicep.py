@@ -302,3 +302,36 @@ def test_metric_alerts_on_5xx_requests_and_restarts() -> None:
     assert metrics["Requests"]["dimensions"][0]["name"] == "statusCodeCategory"
     assert metrics["Requests"]["dimensions"][0]["values"] == ["5xx"]
     assert "actionGroupId" in alerts.parameters
+
+
+def test_the_deployer_can_read_the_monitor_workspace() -> None:
+    # issue 15 defect 4: the chaos drill and release gate query Prometheus with the pipeline's
+    # identity; without Monitoring Data Reader on the workspace they get 403.
+    monitoring = Module(INFRA / "modules/monitoring.bicep")
+    readers = [
+        res["config"]
+        for res in monitoring.doc["resources"].values()
+        if res["type"] == "Microsoft.Authorization/roleAssignments" and res["config"].get("scope") == "monitorWorkspace"
+    ]
+    assert len(readers) == 1, "one role assignment scoped to the Azure Monitor workspace"
+    role_var = readers[0]["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+    assert monitoring.variables[role_var] == "b0d8363b-8ddd-447d-831f-62ca05bff136", "Monitoring Data Reader"
+    main = Module(INFRA / "main.bicep")
+    params = main.doc["modules"]["monitoring"]["config"]["params"]
+    reader = main.variables[params["dataReaderPrincipalId"]]["operator"]["operands"]
+    assert reader["true_value"]["operator"]["operands"]["operand_1"] == {
+        "function": {"type": "deployer", "parameters": {}}
+    }
+    assert reader["false_value"] == "principalId"
+
+
+def test_key_vault_purge_protection_only_in_production() -> None:
+    # issue 15 defect 7: purge protection holds the vault name after `azd down`; staging must come back.
+    vault_mod = Module(INFRA / "modules/keyvault.bicep")
+    _, vault = vault_mod.resource("Microsoft.KeyVault/vaults")
+    purge = vault_mod.resolve(vault["properties"]["enablePurgeProtection"])
+    assert isinstance(purge, Either) and purge.options == (True, None), "on, or omitted (false is refused)"
+    params = Module(INFRA / "main.bicep").doc["modules"]["keyVault"]["config"]["params"]
+    assert params["purgeProtection"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "stage", "operand_2": "production"}}
+    }
