@@ -49,10 +49,11 @@ param actionGroupId string = ''
 @minValue(1)
 param fileShareQuotaGiB int = 5
 
-@description('Object id of the identity that queries the Azure Monitor workspace (chaos drill, release gate); it gets Monitoring Data Reader there. Empty: whoever runs the deployment (the pipeline service principal, or the azd user).')
+// Not deployer(): checkov's pinned pycep-parser 0.5.1 cannot parse it.
+@description('Object id of the identity that queries the Azure Monitor workspace (chaos drill, release gate): the pipeline service principal (pipeline.py), or the azd user (AZURE_PRINCIPAL_ID). It gets Monitoring Data Reader there; empty assigns nothing.')
 param principalId string = ''
 
-@description('Type of principalId; empty lets Azure look it up (always so for the deployer).')
+@description('Type of principalId; empty lets Azure look it up.')
 @allowed([
   ''
   'ServicePrincipal'
@@ -70,9 +71,6 @@ var tags = {
   stage: stage
 }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
-// deployer(): the pipeline's service connection or the azd user, the identities that query Prometheus.
-var workspaceReaderId = empty(principalId) ? deployer().objectId : principalId
-var workspaceReaderType = empty(principalId) ? '' : principalType
 var shareName = 'drafty-data'
 var storageEntryName = 'drafty-data'
 
@@ -100,8 +98,8 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     metricsPublisherPrincipalId: identity.outputs.principalId
-    dataReaderPrincipalId: workspaceReaderId
-    dataReaderPrincipalType: workspaceReaderType
+    dataReaderPrincipalId: principalId
+    dataReaderPrincipalType: principalType
   }
 }
 

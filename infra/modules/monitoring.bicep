@@ -4,7 +4,7 @@ param location string
 param tags object
 @description('Principal allowed to publish metrics (the app identity).')
 param metricsPublisherPrincipalId string
-@description('Principal that queries the workspace (pipeline service principal or azd user).')
+@description('Principal that queries the workspace (pipeline service principal or azd user); empty for none.')
 param dataReaderPrincipalId string
 @description('Empty lets Azure look the principal type up.')
 param dataReaderPrincipalType string
@@ -103,7 +103,7 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource dataReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(dataReaderPrincipalId)) {
   name: guid(monitorWorkspace.id, dataReaderPrincipalId, dataReaderRoleId)
   scope: monitorWorkspace
   properties: {

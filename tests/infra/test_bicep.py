@@ -304,25 +304,26 @@ def test_metric_alerts_on_5xx_requests_and_restarts() -> None:
     assert "actionGroupId" in alerts.parameters
 
 
-def test_the_deployer_can_read_the_monitor_workspace() -> None:
+def test_the_querying_identity_can_read_the_monitor_workspace() -> None:
     # issue 15 defect 4: the chaos drill and release gate query Prometheus with the pipeline's
     # identity; without Monitoring Data Reader on the workspace they get 403.
     monitoring = Module(INFRA / "modules/monitoring.bicep")
-    readers = [
-        res["config"]
+    bodies = [
+        res["config"].get("config", res["config"])  # `= if (...)` wraps the body
         for res in monitoring.doc["resources"].values()
-        if res["type"] == "Microsoft.Authorization/roleAssignments" and res["config"].get("scope") == "monitorWorkspace"
+        if res["type"] == "Microsoft.Authorization/roleAssignments"
     ]
+    readers = [body for body in bodies if body.get("scope") == "monitorWorkspace"]
     assert len(readers) == 1, "one role assignment scoped to the Azure Monitor workspace"
     role_var = readers[0]["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
     assert monitoring.variables[role_var] == "b0d8363b-8ddd-447d-831f-62ca05bff136", "Monitoring Data Reader"
     main = Module(INFRA / "main.bicep")
     params = main.doc["modules"]["monitoring"]["config"]["params"]
-    reader = main.variables[params["dataReaderPrincipalId"]]["operator"]["operands"]
-    assert reader["true_value"]["operator"]["operands"]["operand_1"] == {
-        "function": {"type": "deployer", "parameters": {}}
+    assert params["dataReaderPrincipalId"] == "principalId"
+    # azd passes the signed-in user; the pipeline passes its service principal (pipeline.py).
+    assert json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["principalId"] == {
+        "value": "${AZURE_PRINCIPAL_ID}"
     }
-    assert reader["false_value"] == "principalId"
 
 
 def test_key_vault_purge_protection_only_in_production() -> None:
