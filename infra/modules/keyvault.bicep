@@ -17,6 +17,8 @@ var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the ACA environment has no VNet; Key Vault references are resolved over the public endpoint with RBAC.
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109: public network access is needed without a VNet.
+  // checkov:skip=CKV_AZURE_110: purge protection is on in production only, so staging can be torn down and re-provisioned (tests/infra checks the production branch).
+  // checkov:skip=CKV_AZURE_42: recoverable means soft delete (always on) plus purge protection (production only), see CKV_AZURE_110.
   name: name
   location: location
   tags: tags
