@@ -116,6 +116,17 @@ def test_the_schema_packages_are_installed() -> None:
     assert not missing, f"run `make schemas` (requirements-schemas.lock); missing {missing}"
 
 
+def test_each_models_file_is_for_the_api_version_it_checks() -> None:
+    for key, (models_py, _) in COVERED.items():
+        api_version = key.split("@")[1]
+        folder = models_py.parent.parent
+        if folder.name.startswith("v20"):  # multi-api package: one folder per version
+            assert folder.name == "v" + api_version.replace("-", "_"), key
+        else:  # single-api package: its client's default api-version
+            configuration = (folder / "_configuration.py").read_text()
+            assert f'Default value is "{api_version}"' in configuration, f"{key}: {folder} is another api-version"
+
+
 def test_every_resource_type_and_version_is_covered_or_listed() -> None:
     keys = {key for _, _, key, _ in declared_resources()}
     unknown = keys - set(COVERED) - set(UNCOVERED)
