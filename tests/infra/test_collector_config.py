@@ -21,7 +21,7 @@ IMAGE_REPO = "otel/opentelemetry-collector-contrib"
 KINDS = {"receivers": "receiver", "processors": "processor", "exporters": "exporter", "extensions": "extension"}
 # extension/azureauthextension/config.go (Config, ManagedIdentity, WorkloadIdentity, ServicePrincipal)
 # and its config.schema.yaml in opentelemetry-collector-contrib; `scopes` came with PR #41084 (2025-07).
-AZUREAUTH_KEYS = {
+AZUREAUTH_KEYS: dict[str, set[str] | None] = {
     "use_default": None,
     "scopes": None,
     "managed_identity": {"client_id"},
@@ -63,8 +63,10 @@ def unknown_azureauth_keys(cfg: dict) -> list[str]:
     for key, value in (cfg.get("extensions", {}).get("azureauth") or {}).items():
         if key not in AZUREAUTH_KEYS:
             unknown.append(key)
-        elif AZUREAUTH_KEYS[key] is not None:
-            unknown.extend(f"{key}.{sub}" for sub in (value or {}) if sub not in AZUREAUTH_KEYS[key])
+            continue
+        allowed = AZUREAUTH_KEYS[key]
+        if allowed is not None:
+            unknown.extend(f"{key}.{sub}" for sub in (value or {}) if sub not in allowed)
     return unknown
 
 
