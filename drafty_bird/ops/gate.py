@@ -79,6 +79,13 @@ class Prometheus:
             raise PrometheusError(f"query failed: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
+    def vector(self, query: str) -> list[dict]:
+        """The series of an instant-vector query: [{"metric": {...}, "value": [t, "v"]}, ...]."""
+        data = self._get(query)
+        if data["resultType"] != "vector":
+            raise PrometheusError(f"expected an instant vector, got {data['resultType']}: {query}")
+        return data["result"]
+
     def scalar(self, query: str) -> float | None:
         """The value of a single-series instant vector; None when it is empty."""
         data = self._get(query)

@@ -1,139 +1,54 @@
 """Production blue-green release on Azure Container Apps (Multiple revision mode).
 
-    python infra/scripts/bluegreen.py --resource-group RG --app APP --image IMG:SHA --sha SHA \
+    python -m infra.scripts.bluegreen --resource-group RG --app APP --image IMG:SHA --sha SHA \
         --prometheus https://<amw>.prometheus.monitor.azure.com [--window 5m] ...
 
 1. blue = the revision serving 100% now; pin traffic to the label "blue" (new revisions get 0%).
-2. `az containerapp update --image ... --revision-suffix <sha>`: the green revision starts at 0%.
+2. `az containerapp update --container-name web --image ... --revision-suffix <sha>`: the green
+   revision starts at 0%.
 3. label it green (weight 0), wait until it runs, smoke-test the green label URL.
    Smoke failure: deactivate green, stop (traffic never moved).
 4. shift 0% -> 100% (never a fractional split: it breaks NiceGUI sessions across revisions).
 5. watch through the release gate (python -m drafty_bird.ops.gate): 0 promote, 1 roll back,
    2 inconclusive (retried, then rolled back: never promote without evidence).
 6. roll back = `az containerapp ingress traffic set --label-weight blue=100 green=0`;
-   then deactivate the loser (green on rollback, blue on promotion).
+   then deactivate the loser: green on rollback; on promotion blue and any other revision still
+   active (they stay listed, inactive, so blue can be reactivated for a rollback).
 Exit 0 = promoted, 1 = rolled back or stopped before traffic moved, 2 = usage/Azure error.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import smoke
-
-PROMOTE, ROLL_BACK, INCONCLUSIVE = 0, 1, 2
-PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
+from drafty_bird.ops.gate import PROMOTE, ROLL_BACK
+from infra.scripts import smoke
+from infra.scripts.azcli import CommandError, ContainerApp, prometheus_token, serving_revision, write_private
 
 
-class AzError(Exception):
-    pass
-
-
-class Az:
-    def __init__(self, resource_group: str, app: str, az: str = "az") -> None:
-        self.rg, self.app, self.az = resource_group, app, az
-
-    def run(self, *args: str, parse: bool = True) -> Any:  # parsed az JSON, or raw stdout
-        cmd = [self.az, *args]
-        print("+ " + shlex.join(cmd), flush=True)
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise AzError(f"{shlex.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-        out = result.stdout.strip()
-        if not parse:
-            return out
-        return json.loads(out) if out else None
-
-    def app_args(self) -> list[str]:
-        return ["-n", self.app, "-g", self.rg]
-
-    def revisions(self) -> list[dict]:
-        return self.run("containerapp", "revision", "list", *self.app_args(), "--all", "-o", "json") or []
-
-    def label(self, label: str, revision: str) -> None:
-        self.run(
-            "containerapp",
-            "revision",
-            "label",
-            "add",
-            *self.app_args(),
-            "--label",
-            label,
-            "--revision",
-            revision,
-            "--yes",
-            "-o",
-            "none",
-            parse=False,
-        )
-
-    def traffic(self, *weights: str, revision_weights: tuple[str, ...] = ()) -> None:
-        args = ["containerapp", "ingress", "traffic", "set", *self.app_args()]
-        if revision_weights:
-            args += ["--revision-weight", *revision_weights]
-        args += ["--label-weight", *weights, "-o", "none"]
-        self.run(*args, parse=False)
-
-    def deactivate(self, revision: str) -> None:
-        self.run(
-            "containerapp",
-            "revision",
-            "deactivate",
-            *self.app_args(),
-            "--revision",
-            revision,
-            "-o",
-            "none",
-            parse=False,
-        )
-
-
-def serving_revision(revisions: list[dict]) -> str:
-    live = [r for r in revisions if (r.get("properties") or {}).get("trafficWeight", 0) == 100]
-    if len(live) != 1:
-        weights = {r.get("name"): (r.get("properties") or {}).get("trafficWeight") for r in revisions}
-        raise AzError(f"expected one revision at 100% traffic, found {weights}")
-    return live[0]["name"]
-
-
-def wait_running(az: Az, revision: str, timeout: float, interval: float) -> None:
+def wait_running(app: ContainerApp, revision: str, timeout: float, interval: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        info = az.run("containerapp", "revision", "show", *az.app_args(), "--revision", revision, "-o", "json") or {}
-        props = info.get("properties") or {}
+        props = app.revision_state(revision).get("properties") or {}
         state, health = props.get("runningState", ""), props.get("healthState", "")
         print(f"revision {revision}: runningState={state} healthState={health}", flush=True)
         if state.startswith("Running") and health == "Healthy":
             return
         if state in {"Failed", "Degraded"} or health == "Unhealthy":
-            raise AzError(f"revision {revision} did not start: {state}/{health}")
+            raise CommandError(f"revision {revision} did not start: {state}/{health}")
         if time.monotonic() + interval > deadline:
-            raise AzError(f"revision {revision} not running after {timeout:g}s ({state}/{health})")
+            raise CommandError(f"revision {revision} not running after {timeout:g}s ({state}/{health})")
         time.sleep(interval)
 
 
-def label_url(az: Az, label: str) -> str:
-    fqdn = az.run(
-        "containerapp",
-        "show",
-        *az.app_args(),
-        "--query",
-        "properties.configuration.ingress.fqdn",
-        "-o",
-        "tsv",
-        parse=False,
-    )
-    name, _, domain = fqdn.partition(".")
+def label_url(app: ContainerApp, label: str) -> str:
+    name, _, domain = app.fqdn().partition(".")
     return f"https://{name}---{label}.{domain}"
 
 
@@ -171,81 +86,53 @@ def watch(args: argparse.Namespace, revision: str, token_file: str | None) -> in
     return ROLL_BACK
 
 
-def prometheus_token_file(az: Az, args: argparse.Namespace) -> str | None:
+def prometheus_token_file(args: argparse.Namespace) -> str | None:
     if args.no_prometheus_token:
         return None
-    token = az.run(
-        "account",
-        "get-access-token",
-        "--resource",
-        PROMETHEUS_RESOURCE,
-        "--query",
-        "accessToken",
-        "-o",
-        "tsv",
-        parse=False,
-    )
     fd, path = tempfile.mkstemp(prefix="prom-token-")
-    with os.fdopen(fd, "w") as handle:  # 0600 by mkstemp; not on argv
-        handle.write(token)
+    os.close(fd)
+    write_private(path, prometheus_token(args.az))
     return path
 
 
 def release(args: argparse.Namespace) -> int:
-    az = Az(args.resource_group, args.app, args.az)
-    blue = serving_revision(az.revisions())
+    app = ContainerApp(args.resource_group, args.app, args.az)
+    blue = serving_revision(app.revisions())["name"]
     green = f"{args.app}--{args.sha}"
     if blue == green:
         # First production deploy (provision created it) or a re-run: nothing to switch, still verify.
         print(f"{green} already serves 100%: smoke-testing it, no switch", flush=True)
-        url = args.label_url or "https://" + az.run(
-            "containerapp",
-            "show",
-            *az.app_args(),
-            "--query",
-            "properties.configuration.ingress.fqdn",
-            "-o",
-            "tsv",
-            parse=False,
-        )
-        return 0 if smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval) else 1
+        url = args.label_url or "https://" + app.fqdn()
+        if not smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval):
+            return 1
+        app.deactivate_superseded(green)
+        return 0
     print(f"blue={blue} green={green}", flush=True)
     # Pin traffic to the blue label so the new revision starts at 0%.
-    az.label("blue", blue)
-    az.traffic("blue=100", revision_weights=("latest=0",))
+    app.label("blue", blue)
+    app.traffic("blue=100", revision_weights=("latest=0",))
 
-    az.run(
-        "containerapp",
-        "update",
-        *az.app_args(),
-        "--image",
-        args.image,
-        "--revision-suffix",
-        args.sha,
-        "-o",
-        "none",
-        parse=False,
-    )
+    app.update_image(args.image, args.sha)
     try:
-        wait_running(az, green, args.ready_timeout, args.poll_interval)
-        az.label("green", green)
-        az.traffic("blue=100", "green=0")
-        url = args.label_url or label_url(az, "green")
+        wait_running(app, green, args.ready_timeout, args.poll_interval)
+        app.label("green", green)
+        app.traffic("blue=100", "green=0")
+        url = args.label_url or label_url(app, "green")
         smoke_ok = smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval)
-    except AzError as exc:
+    except CommandError as exc:
         print(f"green failed before taking traffic: {exc}", file=sys.stderr)
         smoke_ok = False
     if not smoke_ok:
         print("smoke test failed: green never received traffic; deactivating it", file=sys.stderr)
-        az.deactivate(green)
+        app.deactivate(green)
         return 1
 
     token_file = None
     try:
-        token_file = prometheus_token_file(az, args)
-        az.traffic("blue=0", "green=100")
+        token_file = prometheus_token_file(args)
+        app.traffic("blue=0", "green=100")
         verdict = watch(args, green, token_file)
-    except AzError as exc:
+    except CommandError as exc:
         # Whatever broke after the switch, users must not stay on an unjudged revision.
         print(f"error while green took traffic: {exc}", file=sys.stderr)
         verdict = ROLL_BACK
@@ -254,34 +141,19 @@ def release(args: argparse.Namespace) -> int:
             os.unlink(token_file)
 
     if verdict == PROMOTE:
-        print(f"PROMOTED {green}; deactivating {blue}", flush=True)
+        print(f"PROMOTED {green}; deactivating {blue} and any other superseded revision", flush=True)
         # The winner carries the blue label for the next release.
-        az.run(
-            "containerapp",
-            "revision",
-            "label",
-            "swap",
-            *az.app_args(),
-            "--source",
-            "green",
-            "--target",
-            "blue",
-            "-o",
-            "none",
-            parse=False,
-        )
-        az.run(
-            "containerapp", "revision", "label", "remove", *az.app_args(), "--label", "green", "-o", "none", parse=False
-        )
-        az.deactivate(blue)
+        app.swap_labels("green", "blue")
+        app.remove_label("green")
+        app.deactivate_superseded(green)
         return 0
     print(f"ROLLING BACK to {blue}", file=sys.stderr, flush=True)
-    az.traffic("blue=100", "green=0")
-    az.deactivate(green)
+    app.traffic("blue=100", "green=0")
+    app.deactivate(green)
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resource-group", required=True)
     parser.add_argument("--app", required=True)
@@ -300,11 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-url", help="override the green label URL (tests)")
     parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
     parser.add_argument("--az", default="az")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     args.sha = args.sha[:12].lower()
     try:
         return release(args)
-    except AzError as exc:
+    except CommandError as exc:
         print(f"release aborted: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,7 @@
 """Staging chaos drill: chaos on through /ops/chaos, bounded load, prove the error alert's
 expression crosses its threshold in Prometheus, chaos off (always, even on failure).
 
-    python infra/scripts/chaos_drill.py --url https://<staging app> --chaos-token-file F \
+    python -m infra.scripts.chaos_drill --url https://<staging app> --chaos-token-file F \
         --prometheus https://<amw query endpoint> [--prometheus-token-file F] [--revision R]
 
 The expression is DraftyBirdHighErrorRate's, read from infra/observability/prometheus/alerts.yml
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from drafty_bird.ops.gate import Prometheus, PrometheusError
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "infra/observability/prometheus/alerts.yml"
@@ -44,23 +46,15 @@ def set_chaos(client: httpx.Client, **fields: bool | float) -> dict:
     return response.json()
 
 
-def query(prom: httpx.Client, expr: str) -> list:
-    response = prom.get("/api/v1/query", params={"query": expr})
-    response.raise_for_status()
-    body = response.json()
-    if body.get("status") != "success":
-        raise RuntimeError(f"Prometheus: {body}")
-    return body["data"]["result"]
-
-
 def drill(args: argparse.Namespace) -> int:
     chaos_token = Path(args.chaos_token_file).read_text().strip()
-    prom_headers = {}
+    prom_token = None
     if args.prometheus_token_file:
-        prom_headers["Authorization"] = "Bearer " + Path(args.prometheus_token_file).read_text().strip()
+        prom_token = Path(args.prometheus_token_file).read_text().strip()
     expr = alert_expression(Path(args.rules))
     app = httpx.Client(base_url=args.url.rstrip("/"), timeout=10, headers={"Authorization": f"Bearer {chaos_token}"})
-    prom = httpx.Client(base_url=args.prometheus.rstrip("/"), timeout=15, headers=prom_headers)
+    # The release gate's client: same auth, and retries on transport errors, 429 and 5xx.
+    prom = Prometheus(args.prometheus, prom_token, timeout=15)
     load = httpx.Client(base_url=args.url.rstrip("/"), timeout=10)
     crossed = False
     sent = errors = 0
@@ -73,11 +67,11 @@ def drill(args: argparse.Namespace) -> int:
                 sent += 1
                 errors += status >= 500
             try:
-                result = query(prom, expr)
+                result = prom.vector(expr)
                 if args.revision:  # the rules aggregate by (job, revision)
                     result = [r for r in result if r["metric"].get("revision") == args.revision]
-            except (httpx.HTTPError, RuntimeError) as exc:
-                print(f"query failed (retrying): {exc}", file=sys.stderr)
+            except PrometheusError as exc:
+                print(f"query failed (retrying next round): {exc}", file=sys.stderr)
                 result = []
             print(f"sent={sent} 5xx={errors} alert-expression series={len(result)}", flush=True)
             if result:
@@ -110,7 +104,7 @@ def drill(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--chaos-token-file", required=True)
@@ -123,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=5000, help="hard bound on the load")
     parser.add_argument("--interval", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=600)
-    return drill(parser.parse_args(argv))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return drill(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Pipeline steps that talk to Azure, kept out of azure-pipelines.yml so they are tested.
 
-    python infra/scripts/pipeline.py provision --stage staging --location westeurope --sha SHA \
+    python -m infra.scripts.pipeline provision --stage staging --location westeurope --sha SHA \
         [--image IMG] [--platform-only] [--chaos-token-file F] [--action-group-id ID]
-    python infra/scripts/pipeline.py build-push --registry NAME --sha SHA
-    python infra/scripts/pipeline.py import-image --source-registry A --target-registry B --sha SHA
-    python infra/scripts/pipeline.py prometheus-token --out FILE
+    python -m infra.scripts.pipeline build-push --registry NAME --sha SHA
+    python -m infra.scripts.pipeline import-image --source-registry A --target-registry B --sha SHA
+    python -m infra.scripts.pipeline prometheus-token --out FILE
+    python -m infra.scripts.pipeline deactivate-superseded --stage staging --revision REV
 
 `provision` on production keeps the serving revision's image and pins its traffic, so an
 infra change never moves users: new images reach production only through bluegreen.py.
@@ -16,53 +17,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+
+from infra.scripts.azcli import (
+    CommandError,
+    ContainerApp,
+    prometheus_token,
+    run,
+    serving_revision,
+    web_image,
+    write_private,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_REPO = "drafty-bird"
-PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
 
 
 class StepError(Exception):
     pass
 
 
-def run(cmd: list[str], parse: bool = False) -> Any:  # raw stdout, or parsed az JSON
-    print("+ " + shlex.join(cmd), flush=True)
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StepError(f"{shlex.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    out = result.stdout.strip()
-    if parse:
-        return json.loads(out) if out else None
-    return out
-
-
 def stage_parameters(stage: str) -> dict:
     return json.loads((ROOT / f"infra/params/{stage}.parameters.json").read_text())["parameters"]
 
 
-def serving_app(az: str, resource_group: str, app: str) -> tuple[str, str] | None:
-    """(revision at 100%, its image) of an existing app, or None on first provision."""
-    exists = subprocess.run(
-        [az, "containerapp", "show", "-n", app, "-g", resource_group, "-o", "none"], capture_output=True
-    )
-    if exists.returncode != 0:
+def stage_app(stage: str, az: str) -> ContainerApp:
+    env_name = stage_parameters(stage)["environmentName"]["value"]
+    return ContainerApp(f"rg-{env_name}", f"ca-{env_name}", az)
+
+
+def serving_app(app: ContainerApp) -> tuple[str, str] | None:
+    """(revision at 100%, its web image) of an existing app, or None on first provision."""
+    if not app.exists():
         return None
-    revisions = (
-        run([az, "containerapp", "revision", "list", "-n", app, "-g", resource_group, "-o", "json"], parse=True) or []
-    )
-    live = [r for r in revisions if (r.get("properties") or {}).get("trafficWeight", 0) == 100]
-    if len(live) != 1:
-        raise StepError(f"{app}: expected one revision at 100%, found {[r.get('name') for r in live]}")
-    containers = live[0]["properties"]["template"]["containers"]
-    image = next(c["image"] for c in containers if c["name"] == "web")
-    return live[0]["name"], image
+    live = serving_revision(app.revisions())
+    return live["name"], web_image(live)
 
 
 def set_variable(name: str, value: str, secret: bool = False) -> None:
@@ -71,15 +62,13 @@ def set_variable(name: str, value: str, secret: bool = False) -> None:
 
 
 def provision(args: argparse.Namespace) -> int:
-    params = stage_parameters(args.stage)
-    env_name = params["environmentName"]["value"]
-    resource_group, app = f"rg-{env_name}", f"ca-{env_name}"
+    app = stage_app(args.stage, args.az)
     overrides: dict[str, object] = {"location": args.location, "deployApp": not args.platform_only}
     if args.action_group_id:
         overrides["actionGroupId"] = args.action_group_id
     if args.platform_only:
         overrides["imageName"] = "unused-platform-only"
-    elif args.stage == "production" and (serving := serving_app(args.az, resource_group, app)):
+    elif args.stage == "production" and (serving := serving_app(app)):
         revision, image = serving
         # Infra changes must not shift users: keep blue's image and pin traffic to it.
         overrides.update(imageName=image, trafficRevisionName=revision)
@@ -87,7 +76,7 @@ def provision(args: argparse.Namespace) -> int:
         if not args.image:
             raise StepError("--image is required to deploy the app")
         overrides.update(imageName=args.image, revisionSuffix=args.sha[:12].lower())
-        set_variable("REVISION", f"{app}--{args.sha[:12].lower()}")
+        set_variable("REVISION", f"{app.app}--{args.sha[:12].lower()}")
     if args.chaos_token_file:
         if args.stage == "production":
             raise StepError("production never gets a chaos admin token")
@@ -181,27 +170,18 @@ def import_image(args: argparse.Namespace) -> int:
     return 0
 
 
-def prometheus_token(args: argparse.Namespace) -> int:
-    token = run(
-        [
-            args.az,
-            "account",
-            "get-access-token",
-            "--resource",
-            PROMETHEUS_RESOURCE,
-            "--query",
-            "accessToken",
-            "-o",
-            "tsv",
-        ]
-    )
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token)
+def prometheus_token_step(args: argparse.Namespace) -> int:
+    write_private(args.out, prometheus_token(args.az))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def deactivate_superseded(args: argparse.Namespace) -> int:
+    # Run after the rollout passed its checks: until then the old revision is the way back.
+    stage_app(args.stage, args.az).deactivate_superseded(args.revision)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--az", default="az")
     parser.add_argument("--docker", default="docker")
@@ -230,12 +210,21 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("prometheus-token")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=prometheus_token)
+    p.set_defaults(func=prometheus_token_step)
 
-    args = parser.parse_args(argv)
+    p = sub.add_parser("deactivate-superseded", help="after a good rollout: deactivate every other active revision")
+    p.add_argument("--stage", choices=["staging", "production"], required=True)
+    p.add_argument("--revision", required=True, help="the revision that must serve 100%")
+    p.set_defaults(func=deactivate_superseded)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except StepError as exc:
+    except (StepError, CommandError) as exc:
         print(f"step failed: {exc}", file=sys.stderr)
         return 1
 

@@ -1,6 +1,6 @@
 """Smoke-test a Drafty Bird URL: healthz, readyz, leaderboard and the page itself.
 
-    python infra/scripts/smoke.py https://<app>---green.<env-domain> [--timeout 180]
+    python -m infra.scripts.smoke https://<app>---green.<env-domain> [--timeout 180]
 
 Retries until every check passes once in the same round, or the deadline passes
 (a fresh revision may still be starting). Exit 0 = healthy, 1 = not. Standard library
@@ -97,12 +97,16 @@ def smoke(base_url: str, timeout: float = 180, interval: float = 3, request_time
         time.sleep(interval)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--timeout", type=float, default=180, help="seconds until giving up (default 180)")
     parser.add_argument("--interval", type=float, default=3, help="seconds between rounds (default 3)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return 0 if smoke(args.url, args.timeout, args.interval) else 1
 
 

@@ -69,11 +69,11 @@ if argv[:2] == ["containerapp", "show"]:
     if "--query" in argv:
         done(state["fqdn"])
     done({"name": state["app"]})
+CONTAINERS = ["web", "otel-collector"]  # as infra/modules/app.bicep declares them
 if argv[:3] == ["containerapp", "revision", "list"]:
-    done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"],
-           "template": {"containers": [{"name": "web", "image": r["image"]},
-                                       {"name": "otel-collector", "image": "otel"}]}}}
-          for n, r in revs.items()])
+    shown = revs if "--all" in argv else {n: r for n, r in revs.items() if r["active"]}
+    done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"], "template": {"containers": [
+        {"name": "web", "image": r["image"]}, {"name": "otel-collector", "image": "otel"}]}}} for n, r in shown.items()])
 if argv[:3] == ["containerapp", "revision", "show"]:
     name = opt("--revision")
     run = state.get("running_state", {}).get(name, "Running")
@@ -105,6 +105,14 @@ if argv[:4] == ["containerapp", "ingress", "traffic", "set"]:
         done(code=1, err=f"weights sum to {total}")
     done()
 if argv[:2] == ["containerapp", "update"]:
+    # The real CLI checks this after parsing: update_containerapp_logic in
+    # azure-cli src/azure-cli/azure/cli/command_modules/containerapp/custom.py refuses
+    # --image on an app with several containers unless --container-name names one.
+    container = opt("--container-name")
+    if opt("--image") and container is None and len(CONTAINERS) > 1:
+        done(code=1, err="(ValidationError) Usage error: --container-name is required when adding or updating a container")
+    if container is not None and container not in CONTAINERS:
+        done(code=1, err=f"fake az: no container {container!r}")
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
     done()

@@ -20,7 +20,6 @@ from tests.infra.fakes import FakeAzure
 from tests.server import RunningServer, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "infra/scripts/bluegreen.py"
 APP, RG, SHA = "ca-drafty-prod", "rg-drafty-prod", "0123456789abcdef0123"
 BLUE, GREEN = f"{APP}--oldsha", f"{APP}--{SHA[:12]}"
 IMAGE = f"crprod.azurecr.io/drafty-bird:{SHA}"
@@ -48,7 +47,8 @@ def release(
 ) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable,
-        str(SCRIPT),
+        "-m",
+        "infra.scripts.bluegreen",
         "--resource-group",
         RG,
         "--app",
@@ -75,7 +75,7 @@ def release(
         label_url,
         *extra,
     ]
-    return subprocess.run(cmd, env=fake.env(gate_codes), capture_output=True, text=True, timeout=180)
+    return subprocess.run(cmd, env=fake.env(gate_codes), capture_output=True, text=True, timeout=180, cwd=ROOT)
 
 
 def label_weights(fake: FakeAzure) -> list[list[str]]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.scripts import chaos_drill
 from tests.ops.prom_stack import run_prometheus
 from tests.server import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "infra/scripts/chaos_drill.py"
 RULES = ROOT / "infra/observability/prometheus/alerts.yml"
 TOKEN = "drill-token-0123456789"
 
@@ -25,7 +25,8 @@ def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> sub
     return subprocess.run(
         [
             sys.executable,
-            str(SCRIPT),
+            "-m",
+            "infra.scripts.chaos_drill",
             "--url",
             server_url,
             "--chaos-token-file",
@@ -43,6 +44,7 @@ def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> sub
         capture_output=True,
         text=True,
         timeout=240,
+        cwd=ROOT,
     )
 
 
@@ -82,11 +84,6 @@ def test_drill_fails_when_the_expression_never_fires_and_still_turns_chaos_off(t
 
 
 def test_expression_comes_from_the_rule_file_with_records_expanded() -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import chaos_drill
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
     expr = chaos_drill.alert_expression(RULES)
     assert "job_revision:" not in expr, "recording rules must be expanded"
     assert "http_requests_total" in expr and "> 0.01" in expr

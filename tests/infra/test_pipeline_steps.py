@@ -13,13 +13,17 @@ from pathlib import Path
 from tests.infra.fakes import FakeAzure
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "infra/scripts/pipeline.py"
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
 
 def run(fake: FakeAzure, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], env=fake.env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "infra.scripts.pipeline", *args],
+        env=fake.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
 
 

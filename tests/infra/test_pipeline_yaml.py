@@ -70,16 +70,17 @@ def test_stages_and_their_scripts() -> None:
     assert list(stages) == ["Test", "Build", "Staging", "Production"]
     assert any("make test" in _text(s) for s in _steps(stages["Test"]))
     build = " ".join(_text(s) for s in _steps(stages["Build"]))
-    assert "pipeline.py build-push" in build and "--sha $(sha)" in build
+    assert "-m infra.scripts.pipeline build-push" in build and "--sha $(sha)" in build
     staging = " ".join(_text(s) for s in _steps(stages["Staging"]))
     assert (
-        staging.index("pipeline.py provision --stage staging")
-        < staging.index("smoke.py")
-        < staging.index("chaos_drill.py")
+        staging.index("-m infra.scripts.pipeline provision --stage staging")
+        < staging.index("-m infra.scripts.smoke")
+        < staging.index("-m infra.scripts.chaos_drill")
+        < staging.index("-m infra.scripts.pipeline deactivate-superseded --stage staging")
     )
     production = " ".join(_text(s) for s in _steps(stages["Production"]))
     assert (
-        "bluegreen.py" in production
+        "-m infra.scripts.bluegreen" in production
         and "--max-error-ratio 0.01 --max-p99-ms 500" in production
         and "--window 5m" in production
     )
