@@ -41,7 +41,16 @@ $(TOOLS)/.installed: requirements-tools.lock
 	$(TOOLS)/bin/pip install -q -r requirements-tools.lock
 	touch $@
 
-tools: $(TOOLS)/.installed
+# The real Azure CLI, only for its argument parser (tests/infra/test_az_command_lines.py);
+# its own venv because it pins hundreds of azure-* packages.
+AZCLI := .azcli
+$(AZCLI)/.installed: requirements-azcli.lock
+	$(PYTHON) -m venv $(AZCLI)
+	$(AZCLI)/bin/pip install -q --upgrade pip
+	$(AZCLI)/bin/pip install -q -r requirements-azcli.lock
+	touch $@
+
+tools: $(TOOLS)/.installed $(AZCLI)/.installed
 
 # Style and types; configured in pyproject.toml. `make test` runs it first.
 lint: install
@@ -74,6 +83,7 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements-test.lock
 	$(BIN)/uv pip compile requirements-tools.in --python-version 3.11 -o requirements-tools.lock
+	$(BIN)/uv pip compile requirements-azcli.in --python-version 3.11 -o requirements-azcli.lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(SCHEMAS) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(AZCLI) $(SCHEMAS) .pytest_cache

@@ -72,8 +72,9 @@ if argv[:2] == ["containerapp", "show"]:
 CONTAINERS = ["web", "otel-collector"]  # as infra/modules/app.bicep declares them
 if argv[:3] == ["containerapp", "revision", "list"]:
     shown = revs if "--all" in argv else {n: r for n, r in revs.items() if r["active"]}
-    done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"], "template": {"containers": [
-        {"name": "web", "image": r["image"]}, {"name": "otel-collector", "image": "otel"}]}}} for n, r in shown.items()])
+    containers = lambda r: [{"name": c, "image": r["image"] if c == "web" else "otel"} for c in CONTAINERS]
+    done([{"name": n, "properties": {"trafficWeight": r["weight"], "active": r["active"],
+           "template": {"containers": containers(r)}}} for n, r in shown.items()])
 if argv[:3] == ["containerapp", "revision", "show"]:
     name = opt("--revision")
     run = state.get("running_state", {}).get(name, "Running")
@@ -82,12 +83,19 @@ if argv[:3] == ["containerapp", "revision", "show"]:
 if argv[:4] == ["containerapp", "revision", "label", "add"]:
     labels[opt("--label")] = opt("--revision")
     done()
+# Checks the real CLI makes after parsing are mirrored below, each naming its source in
+# azure-cli src/azure-cli/azure/cli/command_modules/containerapp/ (custom.py, _utils.py).
 if argv[:4] == ["containerapp", "revision", "label", "swap"]:
     a, b = opt("--source"), opt("--target")
-    labels[a], labels[b] = labels.get(b), labels.get(a)
+    missing = [x for x in (a, b) if x not in labels]  # custom.py swap_revision_label
+    if a == b or missing:
+        done(code=1, err=f"(ArgumentUsageError) Could not find label(s) {missing} in traffic.")
+    labels[a], labels[b] = labels[b], labels[a]
     done()
 if argv[:4] == ["containerapp", "revision", "label", "remove"]:
-    labels.pop(opt("--label"), None)
+    if opt("--label") not in labels:  # custom.py remove_revision_label
+        done(code=1, err="(ValidationError) Please specify a label name with an associated traffic weight.")
+    labels.pop(opt("--label"))
     done()
 if argv[:3] == ["containerapp", "revision", "deactivate"]:
     revs[opt("--revision")]["active"] = False
@@ -99,20 +107,23 @@ if argv[:4] == ["containerapp", "ingress", "traffic", "set"]:
             revs[name]["weight"] = int(weight)
     for pair in multi("--label-weight"):
         label, weight = pair.split("=")
+        if label not in labels:  # _utils.py _append_label_weights
+            done(code=1, err=f"(ValidationError) No labels '{label}' assigned to any traffic weight.")
         revs[labels[label]]["weight"] = int(weight)
     total = sum(r["weight"] for r in revs.values())
     if total != 100:
-        done(code=1, err=f"weights sum to {total}")
+        done(code=1, err=f"weights sum to {total}")  # ARM refuses it; the CLI would rescale the rest
     done()
 if argv[:2] == ["containerapp", "update"]:
-    # The real CLI checks this after parsing: update_containerapp_logic in
-    # azure-cli src/azure-cli/azure/cli/command_modules/containerapp/custom.py refuses
-    # --image on an app with several containers unless --container-name names one.
+    # custom.py update_containerapp_logic: --image on an app with several containers needs
+    # --container-name. A name that matches no container makes the CLI add a new container
+    # with just that image: never what a release wants, so the fake refuses it too.
     container = opt("--container-name")
     if opt("--image") and container is None and len(CONTAINERS) > 1:
-        done(code=1, err="(ValidationError) Usage error: --container-name is required when adding or updating a container")
-    if container is not None and container not in CONTAINERS:
-        done(code=1, err=f"fake az: no container {container!r}")
+        done(code=1, err="(ValidationError) Usage error: --container-name is required when adding or updating"
+                         " a container")
+    if container is not None and container.lower() not in CONTAINERS:
+        done(code=1, err=f"fake az: --container-name {container!r} would add a container, not update one")
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
     done()
