@@ -103,6 +103,7 @@ def test_gate_pass_promotes_green_and_deactivates_blue(tmp_path: Path, healthy: 
     update = index_of(calls, ["containerapp", "update"])
     assert calls[update][calls[update].index("--revision-suffix") + 1] == SHA[:12]
     assert calls[update][calls[update].index("--image") + 1] == IMAGE
+    assert calls[update][calls[update].index("--container-name") + 1] == "web", "two containers: name the app's"
     # green is labelled and held at 0% before any traffic moves; then 0 -> 100, no fractions.
     assert label_weights(fake) == [["blue=100"], ["blue=100", "green=0"], ["blue=0", "green=100"]]
     index_of(calls, ["containerapp", "revision", "label", "add"], update)
@@ -209,3 +210,25 @@ def test_first_deploy_only_smokes(tmp_path: Path, healthy: RunningServer) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     assert not any(c[:2] == ["containerapp", "update"] for c in fake.calls())
     assert fake.tool_calls("gate") == []
+
+
+def test_promotion_deactivates_every_superseded_revision(tmp_path: Path, healthy: RunningServer) -> None:
+    # A re-provision leaves a 0% revision active; an older one is already inactive.
+    state = initial_state()
+    state["revisions"].update(
+        {
+            f"{APP}--infra": {"weight": 0, "active": True, "image": "crprod.azurecr.io/drafty-bird:oldsha"},
+            f"{APP}--older": {"weight": 0, "active": False, "image": "crprod.azurecr.io/drafty-bird:older"},
+        }
+    )
+    fake = FakeAzure.create(tmp_path, state)
+    result = release(fake, healthy.url, [0])
+    assert result.returncode == 0, result.stdout + result.stderr
+    revisions = fake.state()["revisions"]
+    assert [n for n, r in revisions.items() if r["active"]] == [GREEN], revisions
+    deactivated = [
+        c[c.index("--revision") + 1] for c in fake.calls() if c[:3] == ["containerapp", "revision", "deactivate"]
+    ]
+    assert sorted(deactivated) == sorted([BLUE, f"{APP}--infra"]), "inactive ones are left alone"
+    # Deactivated, not deleted: blue stays listed for a rollback by reactivation.
+    assert BLUE in revisions

@@ -6,6 +6,9 @@ Azure and a Docker engine cannot be reached here: both are recording fakes first
 
 from __future__ import annotations
 
+import importlib
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +177,77 @@ def test_prometheus_token_file_is_private(tmp_path: Path) -> None:
     result = run(fake, "prometheus-token", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert out.read_text() == "fake-entra-token" and (out.stat().st_mode & 0o077) == 0
+
+
+def staging_with_revisions(tmp_path: Path, serving: str) -> FakeAzure:
+    revisions = {
+        "ca-drafty-staging--a": {"weight": 0, "active": False, "image": "img:a"},
+        "ca-drafty-staging--b": {"weight": 0, "active": True, "image": "img:b"},
+        "ca-drafty-staging--c": {"weight": 0, "active": True, "image": "img:c"},
+        "ca-drafty-staging--d": {"weight": 0, "active": True, "image": "img:d"},
+    }
+    revisions[serving]["weight"] = 100
+    return FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "revisions": revisions})
+
+
+def test_deactivate_superseded_keeps_only_the_serving_revision_active(tmp_path: Path) -> None:
+    fake = staging_with_revisions(tmp_path, "ca-drafty-staging--d")
+    result = run(fake, "deactivate-superseded", "--stage", "staging", "--revision", "ca-drafty-staging--d")
+    assert result.returncode == 0, result.stderr
+    revisions = fake.state()["revisions"]
+    assert {n: r["active"] for n, r in revisions.items()} == {
+        "ca-drafty-staging--a": False,
+        "ca-drafty-staging--b": False,
+        "ca-drafty-staging--c": False,
+        "ca-drafty-staging--d": True,
+    }
+    deactivated = [c for c in fake.calls() if c[:3] == ["containerapp", "revision", "deactivate"]]
+    assert [c[c.index("--revision") + 1] for c in deactivated] == ["ca-drafty-staging--b", "ca-drafty-staging--c"]
+    assert all(c[c.index("-g") + 1] == "rg-drafty-staging" for c in deactivated)
+
+
+def test_deactivate_superseded_refuses_when_the_revision_does_not_serve(tmp_path: Path) -> None:
+    # The new revision is not at 100% (a rollback happened meanwhile): switch nothing off.
+    fake = staging_with_revisions(tmp_path, "ca-drafty-staging--c")
+    result = run(fake, "deactivate-superseded", "--stage", "staging", "--revision", "ca-drafty-staging--d")
+    assert result.returncode == 1
+    assert "does not serve 100%" in result.stderr
+    assert not any(c[:3] == ["containerapp", "revision", "deactivate"] for c in fake.calls())
+
+
+def test_production_provision_stops_when_az_fails_for_another_reason_than_not_found(tmp_path: Path) -> None:
+    # Only "not found" (exit 3) means first deployment; a login failure must not deploy
+    # the new image straight to production, past blue-green.
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-prod", "fail": ["containerapp show"]})
+    result = run(fake, "provision", "--stage", "production", "--location", "x", "--sha", SHA, "--image", "img:new")
+    assert result.returncode == 1
+    assert not any(c[:3] == ["deployment", "sub", "create"] for c in fake.calls())
+
+
+def _pipeline_commands() -> list[tuple[str, list[str]]]:
+    """(module, argv) of every `$(python) -m infra.scripts.X ...` in azure-pipelines.yml."""
+    text = (ROOT / "azure-pipelines.yml").read_text()
+    found = []
+    for line in text.splitlines():
+        if "-m infra.scripts." not in line:
+            continue
+        words = shlex.split(line.split("-m ", 1)[1])
+        # Pipeline macros stand for values only known on the agent.
+        found.append((words[0], [re.sub(r"\$\([^)]*\)", "value", w) for w in words[1:]]))
+    return found
+
+
+def test_pipeline_yaml_calls_each_script_with_arguments_it_accepts() -> None:
+    commands = _pipeline_commands()
+    assert {m for m, _ in commands} == {
+        "infra.scripts.pipeline",
+        "infra.scripts.smoke",
+        "infra.scripts.chaos_drill",
+        "infra.scripts.bluegreen",
+    }
+    for module, argv in commands:
+        parser = importlib.import_module(module).build_parser()
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"azure-pipelines.yml: {module} refuses {argv}") from exc
