@@ -33,21 +33,16 @@ run: install-run
 system-deps:
 	@bash scripts/system-deps.sh
 
-# checkov lives in its own venv: its pinned deps would fight the app's.
+# Tool venvs kept apart from the app's, as each pins many packages that would fight its deps:
+# checkov, and the real Azure CLI used only for its argument parser (tests/infra/test_az_command_lines.py).
 TOOLS := .tools
-$(TOOLS)/.installed: requirements-tools.lock
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install -q --upgrade pip
-	$(TOOLS)/bin/pip install -q -r requirements-tools.lock
-	touch $@
-
-# The real Azure CLI, only for its argument parser (tests/infra/test_az_command_lines.py);
-# its own venv because it pins hundreds of azure-* packages.
 AZCLI := .azcli
+$(TOOLS)/.installed: requirements-tools.lock
 $(AZCLI)/.installed: requirements-azcli.lock
-	$(PYTHON) -m venv $(AZCLI)
-	$(AZCLI)/bin/pip install -q --upgrade pip
-	$(AZCLI)/bin/pip install -q -r requirements-azcli.lock
+$(TOOLS)/.installed $(AZCLI)/.installed:
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install -q --upgrade pip
+	$(@D)/bin/pip install -q -r $<
 	touch $@
 
 tools: $(TOOLS)/.installed $(AZCLI)/.installed
