@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,39 +50,41 @@ def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> sub
     )
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(400)
-def test_drill_sees_the_error_alert_expression_fire_and_turns_chaos_off(tmp_path: Path) -> None:
+@contextmanager
+def drill_stack(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """(app URL, Prometheus URL, chaos token file) of a real server scraped by a real Prometheus."""
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     with (
         start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server,
         run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom,
     ):
-        result = _drill(server.url, prom.url, token_file, "--timeout", "150", "--max-requests", "4000")
+        yield server.url, prom.url, token_file
+
+
+def chaos_enabled(app_url: str) -> bool:
+    return httpx.get(app_url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()["enabled"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_drill_sees_the_error_alert_expression_fire_and_turns_chaos_off(tmp_path: Path) -> None:
+    with drill_stack(tmp_path) as (app_url, prom_url, token_file):
+        result = _drill(app_url, prom_url, token_file, "--timeout", "150", "--max-requests", "4000")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "crossed its threshold" in result.stdout
-        state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
-        assert state["enabled"] is False
+        assert chaos_enabled(app_url) is False
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_drill_fails_when_the_expression_never_fires_and_still_turns_chaos_off(tmp_path: Path) -> None:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
-    with (
-        start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server,
-        run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom,
-    ):
+    with drill_stack(tmp_path) as (app_url, prom_url, token_file):
         # error rate 0: chaos is "on" but injects nothing, so the alert must not fire.
-        result = _drill(
-            server.url, prom.url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400"
-        )
+        result = _drill(app_url, prom_url, token_file, "--error-rate", "0", "--timeout", "20", "--max-requests", "400")
         assert result.returncode == 1, result.stdout + result.stderr
         assert "never crossed" in result.stderr
-        state = httpx.get(server.url + "/ops/chaos", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
-        assert state["enabled"] is False
+        assert chaos_enabled(app_url) is False
 
 
 def test_expression_comes_from_the_rule_file_with_records_expanded() -> None:
