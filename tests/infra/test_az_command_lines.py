@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def parse_with_real_cli(lines: list[list[str]]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+def healthy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with start_server(tmp_path_factory.mktemp("green")) as server:
         yield server
 
@@ -92,7 +93,7 @@ def script_paths(tmp_path: Path, healthy: RunningServer) -> list[list[str]]:
         },
     }
     common = ["--location", "westeurope", "--sha", SHA]
-    runs = [
+    runs: list[tuple[str, dict, list[str]]] = [
         ("stg", {"app": "ca-drafty-staging"}, ["provision", "--stage", "staging", *common, "--platform-only"]),
         (
             "stg-app",
