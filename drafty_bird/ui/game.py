@@ -1,20 +1,31 @@
 """The game element: a thin Python handle on game.js, which runs the game in the browser."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nicegui import ui
 
+from drafty_bird.ui.palette import THEME
 
-class Game(ui.element, component="game.js", dependencies=["physics.js", "player.js"]):
+# NiceGUI serves each dependency at its own cache-busted URL and maps its file name
+# (without .js) in the page's import map: the modules import each other by that bare name.
+MODULES = ["physics.js", "player.js", "queue.js", "renderer.js", "saver.js", "test_hooks.js"]
+GAME_CSS = Path(__file__).with_name("game.css").read_text(encoding="utf-8")
+
+
+class Game(ui.element, component="game.js", dependencies=MODULES):
     """Canvas game. Emits "score_saved" (the POST /score result) after each stored run.
 
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
+    Its styles read the palette's CSS variables, which the page adds (ui/palette.py).
     """
 
     def __init__(self, *, on_score_saved: Callable[[dict[str, Any]], Any], test_hooks: bool = False) -> None:
         super().__init__()
+        ui.add_css(GAME_CSS)
         self._props["testHooks"] = test_hooks
+        self._props["theme"] = THEME
         # Listeners must exist before the element reaches the browser: NiceGUI remounts an
         # element whose listeners change later, which would throw away a run in progress.
         self.on("score_saved", lambda e: on_score_saved(e.args))

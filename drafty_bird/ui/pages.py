@@ -12,28 +12,30 @@ from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops.chaos import chaos_state
 from drafty_bird.ui.board import Board, LiveBoards, serialize
 from drafty_bird.ui.game import Game
+from drafty_bird.ui.palette import css_variables
 
+# Colours and font are the palette's CSS variables (ui/palette.py), added with this CSS.
 PAGE_CSS = """
-body{background:#F0F7F9;font-family:Lato,system-ui,sans-serif;color:#1C4C75}
+body{background:var(--db-pale);font-family:var(--db-font);color:var(--db-navy)}
 .nicegui-content{padding:.6rem 1rem;gap:.5rem;max-width:1400px;margin:0 auto}
 .db-header{display:flex;flex-wrap:wrap;align-items:baseline;gap:.2rem 1rem}
 .db-header h1{margin:0;font-size:1.6rem;line-height:1.2;font-weight:800;letter-spacing:.01em}
 .db-header p{margin:0;font-size:.95rem}
-.db-chaos{padding:.35rem .7rem;border-radius:6px;background:#1C4C75;color:#fff;font-weight:700}
+.db-chaos{padding:.35rem .7rem;border-radius:6px;background:var(--db-navy);color:var(--db-white);font-weight:700}
 .db-main{display:grid;grid-template-columns:minmax(0,1fr) 17rem;gap:1rem;width:100%;align-items:start}
 /* The board keeps 16:9 and fits the window height, so a laptop never scrolls. */
 .db-play{width:100%;max-width:calc((100vh - 7.5rem) * 16 / 9);min-width:0}
 @media (max-width:800px){.db-main{grid-template-columns:minmax(0,1fr)}.db-play{max-width:none}}
-.db-board-panel{background:#fff;border-radius:10px;padding:.6rem .9rem;box-shadow:0 1px 4px rgba(28,76,117,.25)}
+.db-board-panel{background:var(--db-white);border-radius:10px;padding:.6rem .9rem;box-shadow:0 1px 4px var(--db-shadow)}
 .db-board-panel h2{margin:0 0 .3rem;font-size:1.15rem;line-height:1.4;font-weight:800}
 .db-rows{list-style:none;margin:0;padding:0}
 .db-rows li{display:grid;grid-template-columns:2rem 1fr auto;gap:.4rem;padding:.18rem .3rem;border-radius:4px}
-.db-rows li:nth-child(odd){background:#F0F7F9}
-.db-rows li.db-mine{background:#FCAF1F;font-weight:800}
-.db-rank{color:#2597EC;font-weight:700}
+.db-rows li:nth-child(odd){background:var(--db-pale)}
+.db-rows li.db-mine{background:var(--db-amber);font-weight:800}
+.db-rank{color:var(--db-blue);font-weight:700}
 .db-player{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.db-score{font-variant-numeric:tabular-nums;font-weight:700;color:#04B290}
-.db-rows li.db-mine .db-score,.db-rows li.db-mine .db-rank{color:#1C4C75}
+.db-score{font-variant-numeric:tabular-nums;font-weight:700;color:var(--db-green)}
+.db-rows li.db-mine .db-score,.db-rows li.db-mine .db-rank{color:var(--db-navy)}
 .db-rows li.db-empty{display:block}
 .db-you{margin:.5rem 0 0;font-weight:700}
 """
@@ -64,7 +66,7 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False) -> 
     async def index(client: Client) -> None:
         # Read first, then build synchronously: everything reaches the browser in one piece.
         top = serialize(await service.top())
-        ui.add_css(PAGE_CSS)
+        ui.add_css(css_variables() + PAGE_CSS)
         with ui.element("header").classes("db-header"):
             TextElement(tag="h1", text="Drafty Bird")  # a real <h1>, without ui.html's sanitizer bundle
             ui.label("Fly the Draft Detector through the leaky ducts.").props('role="doc-subtitle"')

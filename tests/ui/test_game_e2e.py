@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from drafty_bird.ui.game import MODULES
 from tests.server import RunningServer, launch, wait_healthy, wait_until
 from tests.ui.conftest import GAME_ENV
 from tests.ui.helpers import STATE, autopilot_realtime, db_rows, open_game, run_js, wants_flap
@@ -35,6 +36,14 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     page.on("request", lambda r: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", r.url)))
     starts: list[str] = []
     page.on("request", lambda r: starts.append(r.url) if r.url.endswith("/game-start") else None)
+    # The game's modules: each from its own cache-busted NiceGUI URL, cached as immutable.
+    modules: dict[str, str] = {}
+    page.on(
+        "response",
+        lambda r: modules.__setitem__(r.url.rsplit("/", 1)[-1], r.headers.get("cache-control", ""))
+        if "/libraries/" in r.url or "/components/" in r.url
+        else None,
+    )
 
     open_game(page, game_server.url)
     page.wait_for_function("window.did_handshake === true && window.__draftyBird.state().frames > 30")
@@ -60,6 +69,8 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     assert len(colours) >= 4, colours
     assert "28,76,117" in colours, "the navy ducts should be on the board"
     assert hosts == {f"127.0.0.1:{game_server.port}"}, f"every asset comes from the app: {hosts}"
+    assert set(modules) >= {"game.js", "board.js", *MODULES}, modules
+    assert all("immutable" in cc for cc in modules.values()), modules
     # Laptop screens: the whole game (board, status, name) fits without scrolling.
     for width, height in [(1280, 720), (1366, 768), (1440, 900)]:
         page.set_viewport_size({"width": width, "height": height})

@@ -1,0 +1,40 @@
+// Test doubles for the browser's Storage, fetch and clock, for the Node unit tests.
+
+export function memoryStorage() {
+  const data = new Map();
+  return {
+    getItem: (k) => (data.has(k) ? data.get(k) : null),
+    setItem: (k, v) => data.set(k, String(v)),
+    raw: data,
+  };
+}
+
+// Answers POSTs from a script: each item is a status code, "network" (fetch rejects)
+// or [status, body]. Records every request body; an exhausted script fails the test.
+export function scriptedFetch(script) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, method: init.method, body: JSON.parse(init.body) });
+    if (script.length === 0) throw new Error(`unexpected POST ${url}: the script is exhausted`);
+    const next = script.shift();
+    if (next === "network") throw new TypeError("Failed to fetch");
+    const [status, body] = Array.isArray(next) ? next : [next, {}];
+    return {
+      status,
+      ok: status >= 200 && status < 300,
+      json: async () => (body === "not json" ? JSON.parse("<html>") : body),
+    };
+  };
+  return { fetch, calls };
+}
+
+// A clock that only moves when the saver sleeps.
+export function fakeClock() {
+  const clock = { t: 0, sleeps: [] };
+  clock.now = () => clock.t;
+  clock.sleep = async (ms) => {
+    clock.sleeps.push(ms);
+    clock.t += ms;
+  };
+  return clock;
+}

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createQueue } from "../../../drafty_bird/ui/queue.js";
+import {
+  backoffMs, buildEntry, createSaver, MAX_BODY_CHARS, RETRY_MAX_MS, RETRY_WINDOW_MS,
+} from "../../../drafty_bird/ui/saver.js";
+import { fakeClock, memoryStorage, scriptedFetch } from "./fakes.mjs";
+
+const stored = (rank = 3) => [200, { rank, total: 9, duplicate: false, stored: { player: "Ada", score: 5, createdAt: "t" } }];
+const entry = (id) => ({ run_id: id, player: "Ada", score: 5, inputs: [10, 20] });
+
+// A saver over a real queue (in-memory storage), a scripted fetch and a fake clock.
+function setup(script, { random = () => 0.5, storage = memoryStorage() } = {}) {
+  const queue = createQueue(storage);
+  const { fetch, calls } = scriptedFetch(script);
+  const clock = fakeClock();
+  const statuses = [];
+  const settled = [];
+  const saver = createSaver({
+    queue, fetch, now: clock.now, sleep: clock.sleep, random,
+    onStatus: (s) => statuses.push(s),
+    onSettled: (e, outcome, how) => settled.push({ run_id: e.run_id, ...outcome, ...how, queuedAtSettle: queue.all().length }),
+  });
+  return { saver, queue, calls, clock, statuses, settled, storage };
+}
+
+test("a 2xx settles on the first try, leaves the queue empty and reports the result", async () => {
+  const s = setup([stored(3)]);
+  assert.equal(await s.saver.submit(entry("a")), "settled");
+  assert.deepEqual(s.calls.map((c) => [c.url, c.method, c.body.run_id]), [["/score", "POST", "a"]]);
+  assert.deepEqual(s.statuses, ["saving"]);
+  assert.equal(s.settled.length, 1);
+  assert.equal(s.settled[0].result.rank, 3);
+  assert.equal(s.settled[0].fromQueue, false);
+  assert.equal(s.settled[0].queuedAtSettle, 0, "off the queue before the page is told");
+  assert.deepEqual(s.clock.sleeps, []);
+});
+
+test("the run is on the device before the first POST leaves", async () => {
+  const s = setup([]);
+  let queuedDuringPost = null;
+  const saver = createSaver({
+    queue: s.queue,
+    fetch: async () => {
+      queuedDuringPost = s.queue.all().map((e) => e.run_id);
+      return { status: 200, ok: true, json: async () => ({}) };
+    },
+  });
+  await saver.submit(entry("a"));
+  assert.deepEqual(queuedDuringPost, ["a"]);
+});
+
+test("5xx, 429 and network errors are retried with growing waits, then it settles once", async () => {
+  const s = setup([503, "network", 429, 500, stored()]);
+  assert.equal(await s.saver.submit(entry("a")), "settled");
+  assert.equal(s.calls.length, 5);
+  assert.deepEqual(s.statuses, ["saving", "retrying", "retrying", "retrying", "retrying"]);
+  // random 0.5: three quarters of the cap (500, 1000, 2000, 4000 ms)
+  assert.deepEqual(s.clock.sleeps, [375, 750, 1500, 3000]);
+  assert.equal(s.settled.length, 1);
+  assert.deepEqual(s.queue.all(), []);
+});
+
+test("a 4xx other than 429 is never retried: it settles as refused and leaves the queue", async () => {
+  for (const [status, body, error] of [[422, { error: "score out of range" }, "score out of range"], [400, "not json", "HTTP 400"], [409, {}, "HTTP 409"]]) {
+    const s = setup([[status, body]]);
+    assert.equal(await s.saver.submit(entry("a")), "settled");
+    assert.equal(s.calls.length, 1, `HTTP ${status}`);
+    assert.deepEqual(s.settled.map((x) => x.error), [error]);
+    assert.deepEqual(s.queue.all(), []);
+  }
+});
+
+test("a 2xx with an unreadable body still settles (empty result)", async () => {
+  const s = setup([[200, "not json"]]);
+  await s.saver.submit(entry("a"));
+  assert.deepEqual(s.settled[0].result, {});
+});
+
+test("when the retry window runs out the run stays queued and the saver stops", async () => {
+  // random 0 gives the shortest waits, so the most attempts fit in the window.
+  const down = Array(40).fill(503);
+  const s = setup(down, { random: () => 0 });
+  assert.equal(await s.saver.submit(entry("a")), "kept");
+  assert.deepEqual(s.clock.sleeps, [250, 500, 1000, 2000, 4000, 4000, 4000, 4000, 4000, 4000]);
+  assert.equal(s.calls.length, 11, "the first try and one per wait");
+  assert.ok(s.clock.t <= RETRY_WINDOW_MS);
+  assert.equal(s.statuses.at(-1), "kept");
+  assert.deepEqual(s.settled, []);
+  assert.deepEqual(s.queue.all().map((e) => e.run_id), ["a"]);
+});
+
+test("backoff: full jitter between half the cap and the cap, the cap doubling up to RETRY_MAX_MS", () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 9].map((a) => backoffMs(a, () => 0)), [250, 500, 1000, 2000, 4000, 4000, 4000]);
+  assert.deepEqual([0, 1, 4, 5, 30].map((a) => backoffMs(a, () => 1)), [500, 1000, 8000, RETRY_MAX_MS, RETRY_MAX_MS]);
+});
+
+test("flush sends each queued run once, oldest first, and a second flush sends nothing", async () => {
+  const storage = memoryStorage();
+  const earlier = createQueue(storage);
+  earlier.put(entry("a"));
+  earlier.put(entry("b"));
+  const s = setup([stored(1), [422, { error: "bad" }]], { storage });
+  await s.saver.flush();
+  await s.saver.flush();
+  assert.deepEqual(s.calls.map((c) => c.body.run_id), ["a", "b"]);
+  assert.deepEqual(s.settled.map((x) => [x.run_id, x.fromQueue, x.error || null]), [["a", true, null], ["b", true, "bad"]]);
+  assert.deepEqual(s.queue.all(), []);
+  assert.deepEqual(s.statuses, []);
+});
+
+test("flush stops at the first retryable failure: that run and the rest wait, with no retry now", async () => {
+  const storage = memoryStorage();
+  const earlier = createQueue(storage);
+  for (const id of ["a", "b", "c"]) earlier.put(entry(id));
+  const s = setup([stored(), 503], { storage });
+  await s.saver.flush();
+  assert.deepEqual(s.calls.map((c) => c.body.run_id), ["a", "b"]);
+  assert.deepEqual(s.statuses, ["unreachable"]);
+  assert.deepEqual(s.queue.all().map((e) => e.run_id), ["b", "c"]);
+  assert.deepEqual(s.clock.sleeps, []);
+});
+
+test("buildEntry: the body shape, inputs dropped when truncated or over the body limit", () => {
+  assert.deepEqual(buildEntry({ runId: "r1", player: "Ada", score: 4, inputs: [1, 2], truncated: false }), {
+    run_id: "r1", player: "Ada", score: 4, inputs: [1, 2],
+  });
+  assert.equal(buildEntry({ runId: "r1", player: "Ada", score: 4, inputs: [1, 2], truncated: true }).inputs, null);
+  const long = Array.from({ length: 3000 }, (_, i) => 10000 + i); // ~18 KB of ticks
+  const big = buildEntry({ runId: "r1", player: "Ada", score: 400, inputs: long, truncated: false });
+  assert.equal(big.inputs, null);
+  assert.equal(big.score, 400);
+  const fits = Array.from({ length: 2000 }, (_, i) => 1000 + i); // ~10 KB
+  const ok = buildEntry({ runId: "r1", player: "Ada", score: 400, inputs: fits, truncated: false });
+  assert.equal(ok.inputs.length, 2000);
+  assert.ok(JSON.stringify(ok).length <= MAX_BODY_CHARS);
+});
