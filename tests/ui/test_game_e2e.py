@@ -40,9 +40,11 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     modules: dict[str, str] = {}
     page.on(
         "response",
-        lambda r: modules.__setitem__(r.url.rsplit("/", 1)[-1], r.headers.get("cache-control", ""))
-        if "/libraries/" in r.url or "/components/" in r.url
-        else None,
+        lambda r: (
+            modules.__setitem__(r.url.rsplit("/", 1)[-1], r.headers.get("cache-control", ""))
+            if "/libraries/" in r.url or "/components/" in r.url
+            else None
+        ),
     )
 
     open_game(page, game_server.url)
