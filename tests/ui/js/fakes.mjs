@@ -28,11 +28,13 @@ export function scriptedFetch(script) {
   return { fetch, calls };
 }
 
-// A clock that only moves when the saver sleeps.
-export function fakeClock() {
+// A clock that only moves when the saver sleeps. A saver that never stops retrying
+// fails here instead of spinning forever (its fetch errors count as retryable).
+export function fakeClock(maxSleeps = 100) {
   const clock = { t: 0, sleeps: [] };
   clock.now = () => clock.t;
   clock.sleep = async (ms) => {
+    if (clock.sleeps.length >= maxSleeps) throw new Error(`more than ${maxSleeps} retries: ${clock.sleeps.slice(0, 12)}...`);
     clock.sleeps.push(ms);
     clock.t += ms;
   };
