@@ -10,11 +10,11 @@ from drafty_bird.ui.palette import THEME
 
 # NiceGUI serves each dependency at its own cache-busted URL and maps its file name
 # (without .js) in the page's import map: the modules import each other by that bare name.
-MODULES = ["physics.js", "player.js", "queue.js", "renderer.js", "saver.js", "test_hooks.js"]
+MODULES = ("physics.js", "player.js", "queue.js", "renderer.js", "saver.js", "test_hooks.js")
 GAME_CSS = Path(__file__).with_name("game.css").read_text(encoding="utf-8")
 
 
-class Game(ui.element, component="game.js", dependencies=MODULES):
+class Game(ui.element, component="game.js", dependencies=[*MODULES]):
     """Canvas game. Emits "score_saved" (the POST /score result) after each stored run.
 
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
