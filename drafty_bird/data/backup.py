@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from drafty_bird.data.lease import WriterLease, lease_path
+from drafty_bird.timing import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +165,7 @@ async def periodic(
     db_path: Path, to_dir: Path, keep: int, interval_s: int, *, is_writer: Callable[[], bool], stop: asyncio.Event
 ) -> None:
     """BACKUP_INTERVAL_S: only the writer backs up, so replicas never race on one directory."""
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), interval_s)
-            return
-        except TimeoutError:
-            pass
+    while not await wait_or_stop(stop, interval_s):
         if not is_writer():
             continue
         try:

@@ -17,7 +17,6 @@ All file I/O here blocks: call these methods from a worker thread.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -28,6 +27,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from drafty_bird.timing import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,7 @@ async def keep(lease: WriterLease, on_change: Callable[[bool], None], stop: asyn
         if now_held != held:
             held = now_held
             on_change(held)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), lease.renew_s if held else min(0.5, lease.renew_s))
+        await wait_or_stop(stop, lease.renew_s if held else min(0.5, lease.renew_s))
 
 
 def lease_path(db_path: Path) -> Path:
