@@ -10,8 +10,10 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from drafty_bird.ops.chaos import ChaosConfig, ErrorRate, LatencyMs, check_latency_order, parse_routes
-from drafty_bird.ops.ratelimit import parse_limit
+from drafty_bird.config_types import ChaosConfig, ErrorRate, LatencyMs, check_latency_order, parse_limit, parse_routes
+
+# Defaults of the CHAOS_* variables: ChaosConfig's, so start-up and PUT /ops/chaos agree.
+_CHAOS = ChaosConfig()
 
 
 class Settings(BaseSettings):
@@ -60,13 +62,14 @@ class Settings(BaseSettings):
     otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
     otel_traces_exporter: str = "otlp"
 
-    # Chaos (staging drills); the bounds live in ops.chaos, shared with PUT /ops/chaos.
-    chaos_enabled: bool = False
-    chaos_error_rate: ErrorRate = 0.0
-    chaos_latency_ms_p50: LatencyMs = 0.0
-    chaos_latency_ms_p99: LatencyMs = 0.0
-    chaos_routes: str = "/score,/leaderboard"
-    chaos_seed: int = 42
+    # Chaos (staging drills): types, bounds and defaults are ChaosConfig's (config_types.py),
+    # the same rules PUT /ops/chaos applies; the `chaos` property turns these into one.
+    chaos_enabled: bool = _CHAOS.enabled
+    chaos_error_rate: ErrorRate = _CHAOS.error_rate
+    chaos_latency_ms_p50: LatencyMs = _CHAOS.latency_ms_p50
+    chaos_latency_ms_p99: LatencyMs = _CHAOS.latency_ms_p99
+    chaos_routes: str = ",".join(_CHAOS.routes)
+    chaos_seed: int = _CHAOS.seed
     # When set, GET/PUT /ops/chaos exist and need "Authorization: Bearer <token>".
     chaos_admin_token: SecretStr | None = None
 

@@ -1,7 +1,11 @@
 """Settings: one class, and a bad value stops start-up with one clear line."""
 
+import subprocess
+import sys
+
 import pytest
 
+from drafty_bird.config_types import ChaosConfig
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from tests.server import launch
 
@@ -54,3 +58,19 @@ def test_server_refuses_to_start_with_one_clear_line(tmp_path, env: dict) -> Non
     name = next(iter(env))
     assert output[0].startswith("drafty-bird: invalid ") and name in output[0]
     assert "Traceback" not in server.raw_log()
+
+
+def test_settings_import_nothing_from_ops() -> None:
+    """settings.py sits below ops/: importing it must not pull in metrics or OpenTelemetry."""
+    above = ("drafty_bird.ops", "opentelemetry", "prometheus_client")
+    probe = f"import sys, drafty_bird.settings; print(sorted(m for m in sys.modules if m.startswith({above!r})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_chaos_defaults_are_the_control_apis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHAOS_* unset gives exactly what PUT /ops/chaos starts from: one definition."""
+    for name in ("ENABLED", "ERROR_RATE", "LATENCY_MS_P50", "LATENCY_MS_P99", "ROUTES", "SEED"):
+        monkeypatch.delenv(f"CHAOS_{name}", raising=False)
+    assert Settings().chaos == ChaosConfig()
+    assert ChaosConfig().routes == ("/score", "/leaderboard") and ChaosConfig().seed == 42

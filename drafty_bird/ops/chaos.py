@@ -10,12 +10,11 @@ import logging
 import math
 import random
 from statistics import NormalDist
-from typing import Annotated
 
 from opentelemetry import trace
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from drafty_bird.config_types import ChaosConfig, check_latency_order
 from drafty_bird.ops import metrics
 from drafty_bird.ops.errors import send_json
 from drafty_bird.ops.logging import request_id_var
@@ -29,50 +28,6 @@ ERROR_BODY = "Injected chaos error"
 Z99 = NormalDist().inv_cdf(0.99)  # 2.3263...: p99 of a standard normal
 # The log-normal tail is unbounded; a cap far above p99 keeps a drill from hanging clients.
 MAX_LATENCY_FACTOR = 3.0
-
-# Shared by Settings (CHAOS_* variables) and the runtime control API: one set of rules.
-ErrorRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-LatencyMs = Annotated[float, Field(ge=0.0, le=60_000.0, allow_inf_nan=False)]
-
-
-def parse_routes(value: object) -> tuple[str, ...]:
-    """'/score, /leaderboard' or a list -> ('/score', '/leaderboard'); each must start with '/'."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
-        raise ValueError("routes must be a comma-separated string or a list of paths")
-    routes = tuple(dict.fromkeys(str(item).strip().rstrip("/") or "/" for item in items if str(item).strip()))
-    bad = [r for r in routes if not r.startswith("/")]
-    if bad:
-        raise ValueError(f"route {bad[0]!r} must start with '/'")
-    return routes
-
-
-def check_latency_order(p50: float, p99: float) -> None:
-    if p99 < p50:
-        raise ValueError(f"latency p99 ({p99:g} ms) must be >= p50 ({p50:g} ms)")
-
-
-class ChaosConfig(BaseModel):
-    """The chaos switch and its knobs: CHAOS_* at start-up, GET/PUT /ops/chaos at runtime."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = False
-    error_rate: ErrorRate = 0.0
-    latency_ms_p50: LatencyMs = 0.0
-    latency_ms_p99: LatencyMs = 0.0
-    routes: tuple[str, ...] = ("/score", "/leaderboard")
-    seed: int = 42
-
-    @field_validator("routes", mode="before")
-    @classmethod
-    def _routes(cls, value: object) -> tuple[str, ...]:
-        return parse_routes(value)
-
-    @model_validator(mode="after")
-    def _order(self) -> "ChaosConfig":
-        check_latency_order(self.latency_ms_p50, self.latency_ms_p99)
-        return self
 
 
 class LatencyDistribution:

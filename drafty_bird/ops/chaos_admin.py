@@ -12,8 +12,9 @@ from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from drafty_bird.config_types import ChaosConfig
 from drafty_bird.ops import chaos
-from drafty_bird.ops.chaos import CONTROL_PATH, ChaosConfig
+from drafty_bird.ops.chaos import CONTROL_PATH
 
 log = logging.getLogger(__name__)
 

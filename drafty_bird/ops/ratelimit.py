@@ -8,20 +8,13 @@ it from X-Forwarded-For when, and only when, the peer is in TRUSTED_PROXIES
 import math
 import time
 
-from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from drafty_bird.config_types import parse_limit
 from drafty_bird.ops.errors import send_json
 from drafty_bird.ops.logging import request_id_var
-
-
-def parse_limit(value: str) -> RateLimitItem | None:
-    """'120/minute' style; blank or 'off' disables. Raises ValueError on nonsense."""
-    if value.strip().lower() in ("", "off", "0"):
-        return None
-    return parse(value)
 
 
 class RateLimitMiddleware:
