@@ -130,7 +130,7 @@ def layer_costs(reps: int = 7, n: int = 1500) -> dict[str, dict[str, float]]:
     from drafty_bird.ops.access import AccessLogMiddleware
     from drafty_bird.ops.chaos import ChaosMiddleware
     from drafty_bird.ops.logging import configure_logging
-    from drafty_bird.ops.metrics import MetricsMiddleware
+    from drafty_bird.ops.metrics_middleware import MetricsMiddleware
 
     configure_logging("warning")
 

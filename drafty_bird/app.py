@@ -11,13 +11,15 @@ from nicegui import app, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops import chaos, chaos_admin, health, metrics, storage_metrics, tracing
+from drafty_bird.ops import chaos, chaos_admin, health, metrics, metrics_endpoint, storage_metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
 from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.ops.logging import configure_logging
+from drafty_bird.ops.metrics_middleware import MetricsMiddleware
 from drafty_bird.ops.ratelimit import RateLimitMiddleware
+from drafty_bird.ops.timed_store import TimedStore
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from drafty_bird.ui.pages import register_pages
 
@@ -32,7 +34,7 @@ def install_observability(settings: Settings) -> None:
     chaos.configure(settings.chaos)
     if settings.chaos_admin_token is not None:
         chaos_admin.register(app, settings.chaos_admin_token.get_secret_value())
-    metrics.install(
+    metrics_endpoint.install(
         app,
         version=__version__,
         revision=settings.container_app_revision,
@@ -40,7 +42,7 @@ def install_observability(settings: Settings) -> None:
     )
     if not settings.instrumentation_enabled:
         return
-    app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware)
     resource = tracing.build_resource(
         version=__version__,
         environment=settings.deployment_environment,
@@ -61,7 +63,7 @@ def build(settings: Settings) -> Lifecycle:
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
     # The proxy times every store call; off with instrumentation, for the benchmark.
-    service = LeaderboardService(metrics.TimedStore(store) if settings.instrumentation_enabled else store)
+    service = LeaderboardService(TimedStore(store) if settings.instrumentation_enabled else store, events=metrics)
     storage_metrics.bind(ready=store.healthy, degraded=lifecycle.degraded, writer=store.is_writer)
 
     app.state.leaderboard = service

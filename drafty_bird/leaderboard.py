@@ -1,6 +1,8 @@
 """The leaderboard service: the one place REST routes and NiceGUI pages go through.
 
-Routes and pages stay thin; rules live in data.models, SQL in data.store.
+Routes and pages stay thin; rules live in data.models, SQL in data.store. What
+happened (games, submissions, the high score) goes to a ScoreEvents observer: ops.metrics
+in production, so the service never imports ops.
 """
 
 import inspect
@@ -13,9 +15,9 @@ from typing import Protocol
 from opentelemetry import trace
 from sqlalchemy import Row
 
+from drafty_bird.data.errors import StorageUnavailable
 from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
 from drafty_bird.data.store import StoredScore
-from drafty_bird.ops import metrics
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -25,21 +27,50 @@ TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
 
 
 class Scores(Protocol):
-    """What the service needs of a store: ScoreStore, or metrics.TimedStore wrapping one."""
+    """What the service needs of a store: ScoreStore, or ops.timed_store.TimedStore wrapping one."""
 
     async def add(self, player: str, score: int, run_id: str | None) -> StoredScore: ...
     async def top(self, limit: int) -> list[Row]: ...
     async def high_score(self) -> int: ...
 
 
+class ScoreEvents(Protocol):
+    """What the service reports; the ops.metrics module implements it."""
+
+    def game_started(self) -> None: ...
+
+    def score_submitted(self, result: str) -> None: ...
+
+    def set_high_score(self, score: int) -> None: ...
+
+
+class NoEvents:
+    """The default observer: reports go nowhere (tests, tools)."""
+
+    def game_started(self) -> None:
+        pass
+
+    def score_submitted(self, result: str) -> None:
+        pass
+
+    def set_high_score(self, score: int) -> None:
+        pass
+
+
+def failure_result(exc: BaseException) -> str:
+    """A store failure as a submission result: the StorageUnavailable family (503 + Retry-After) is a refusal."""
+    return "rejected" if isinstance(exc, StorageUnavailable) else "failed"
+
+
 class LeaderboardService:
-    def __init__(self, store: Scores) -> None:
+    def __init__(self, store: Scores, events: ScoreEvents | None = None) -> None:
         self.store = store
+        self.events = events or NoEvents()
         self._listeners: list[TopListener] = []
 
     async def start_game(self) -> GameStart:
         # The seed drives the browser's deterministic obstacle course for this run.
-        metrics.game_started()
+        self.events.game_started()
         return GameStart(run_id=uuid.uuid4().hex, seed=secrets.randbelow(2**31))
 
     async def submit(self, entry: ScoreCreate) -> ScoreResult:
@@ -49,12 +80,14 @@ class LeaderboardService:
                 assert entry.player is not None  # ScoreCreate's validator turns a missing name into the default
                 stored = await self.store.add(entry.player, entry.score, entry.run_id)
             except Exception as exc:
-                span.set_attribute("result", metrics.submission_failed(exc))
+                failed = failure_result(exc)
+                span.set_attribute("result", failed)
+                self.events.score_submitted(failed)
                 raise
             outcome = "duplicate" if stored.duplicate else "stored"
             span.set_attribute("result", outcome)
-            metrics.score_submitted(outcome)
-            metrics.set_high_score(stored.high_score)
+            self.events.score_submitted(outcome)
+            self.events.set_high_score(stored.high_score)
         row = stored.row
         result = ScoreResult(
             stored=ScoreRead(player=row.player, score=row.score, createdAt=row.created_at),

@@ -11,9 +11,11 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Row
 
+from drafty_bird.data.errors import NotWriter, StorageBusy
 from drafty_bird.data.models import ScoreCreate
 from drafty_bird.data.store import StoredScore
 from drafty_bird.leaderboard import LeaderboardService
+from drafty_bird.ops import metrics
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
 
@@ -200,17 +202,25 @@ class _FailingStore:
         raise self.exc
 
 
-class _Refused(Exception):
-    retry_after_s = 2  # the StorageUnavailable family's marker: answered 503 + Retry-After
+class _LooksRefused(Exception):
+    retry_after_s = 2  # the attribute alone does not make a refusal: the type does
 
 
-@pytest.mark.parametrize(("exc", "result"), [(RuntimeError("bug"), "failed"), (_Refused("not the writer"), "rejected")])
+@pytest.mark.parametrize(
+    ("exc", "result"),
+    [
+        (RuntimeError("bug"), "failed"),
+        (_LooksRefused("not a storage error"), "failed"),
+        (NotWriter("not the writer"), "rejected"),
+        (StorageBusy("locked"), "rejected"),
+    ],
+)
 def test_store_failures_are_counted_by_the_service(exc: Exception, result: str) -> None:
     def count() -> float:
         return REGISTRY.get_sample_value("drafty_bird_score_submissions_total", {"result": result}) or 0.0
 
     before = count()
-    service = LeaderboardService(_FailingStore(exc))
+    service = LeaderboardService(_FailingStore(exc), events=metrics)
     with pytest.raises(type(exc)):
         asyncio.run(service.submit(ScoreCreate(score=3)))
     assert count() - before == 1
