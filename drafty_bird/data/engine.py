@@ -113,8 +113,7 @@ def schema_is_current(engine: Engine) -> bool:
 
 def migrate(engine: Engine) -> None:
     """Apply every Alembic migration (idempotent; runs at each start-up)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

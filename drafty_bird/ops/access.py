@@ -11,7 +11,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drafty_bird.ops.errors import send_json
+from drafty_bird.ops.errors import error_body, send_json
 from drafty_bird.ops.logging import request_id_var
 from drafty_bird.ops.routes import route_label
 
@@ -64,7 +64,7 @@ class AccessLogMiddleware:
             if scope.get("nicegui_page_path") or response_started:
                 raise
             status = 500
-            await send_json(send_with_id, 500, {"error": "Internal server error", "request_id": request_id})
+            await send_json(send_with_id, 500, error_body("Internal server error"))  # request_id_var is set above
         finally:
             route = route_label(scope, raw_path)
             level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO

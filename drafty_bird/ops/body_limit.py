@@ -6,8 +6,7 @@ parser or the validator do unbounded work.
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drafty_bird.ops.errors import send_json
-from drafty_bird.ops.logging import request_id_var
+from drafty_bird.ops.errors import error_body, send_json
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -60,5 +59,4 @@ class BodySizeLimitMiddleware:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = {"error": f"Request body larger than {self.max_bytes} bytes", "request_id": request_id_var.get() or ""}
-        await send_json(send, 413, body)
+        await send_json(send, 413, error_body(f"Request body larger than {self.max_bytes} bytes"))

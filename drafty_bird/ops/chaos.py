@@ -16,8 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drafty_bird.config_types import ChaosConfig, check_latency_order
 from drafty_bird.ops import metrics
-from drafty_bird.ops.errors import send_json
-from drafty_bird.ops.logging import request_id_var
+from drafty_bird.ops.errors import error_body, send_json
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -147,7 +146,7 @@ class ChaosMiddleware:
                 "chaos.inject", attributes={"chaos.injected": True, "chaos.type": "error", "chaos.latency_ms": 0.0}
             ):
                 _record("error", path, 0.0)
-            await send_json(send, 503, {"error": ERROR_BODY, "request_id": request_id_var.get() or ""})
+            await send_json(send, 503, error_body(ERROR_BODY))
             return
         if latency_ms > 0:
             with tracer.start_as_current_span(

@@ -20,8 +20,13 @@ from drafty_bird.ops.logging import request_id_var
 log = logging.getLogger(__name__)
 
 
+def error_body(message: str) -> dict[str, str]:
+    """The one error shape, for handlers and for middleware answering before any route."""
+    return {"error": message, "request_id": request_id_var.get() or ""}
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "request_id": request_id_var.get() or ""}, status, headers=headers)
+    return JSONResponse(error_body(message), status, headers=headers)
 
 
 async def send_json(send: Send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:

@@ -13,8 +13,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drafty_bird.config_types import parse_limit
-from drafty_bird.ops.errors import send_json
-from drafty_bird.ops.logging import request_id_var
+from drafty_bird.ops.errors import error_body, send_json
 
 
 class RateLimitMiddleware:
@@ -35,5 +34,5 @@ class RateLimitMiddleware:
             return
         reset_at = self.limiter.get_window_stats(item, scope["path"], client).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
-        body = {"error": f"Too many requests: limit is {item}", "request_id": request_id_var.get() or ""}
+        body = error_body(f"Too many requests: limit is {item}")
         await send_json(send, 429, body, [(b"retry-after", str(retry_after).encode())])
