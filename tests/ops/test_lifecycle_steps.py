@@ -45,7 +45,7 @@ class Recorder:
     """Stands in for uvicorn (stop_listening) and the trace exporter (flush)."""
 
     def __init__(self) -> None:
-        self.life: Lifecycle | None = None
+        self._life: Lifecycle | None = None
         self.steps: list[tuple[str, dict]] = []
         self.stopping: asyncio.Task | None = None
 
@@ -70,9 +70,14 @@ class Recorder:
         life = self.life
         self.steps.append(("flush", {"tasks_running": sum(not t.done() for t in life.tasks)}))
 
+    @property
+    def life(self) -> Lifecycle:
+        assert self._life is not None, "open() first"
+        return self._life
+
     def open(self, settings: Settings) -> Lifecycle:
-        self.life = Lifecycle.open(settings, stop_listening=self.stop_listening, flush=self.flush)
-        return self.life
+        self._life = Lifecycle.open(settings, stop_listening=self.stop_listening, flush=self.flush)
+        return self._life
 
 
 def test_sigterm_runs_every_shutdown_step_in_order(tmp_path: Path) -> None:
@@ -117,6 +122,7 @@ def test_sigterm_runs_every_shutdown_step_in_order(tmp_path: Path) -> None:
             await poll(lambda: rec.stopping is not None, 5, "stop_listening")
             with pytest.raises(NotWriter):
                 await life.store.add("late", 1, "run-late")
+            assert rec.stopping is not None
             await rec.stopping
         finally:
             signal.signal(signal.SIGTERM, previous)
