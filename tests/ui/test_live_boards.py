@@ -5,7 +5,9 @@ they are shown (a browser test covers the real panel: test_game_e2e.py).
 """
 
 import asyncio
+import sqlite3
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import event
@@ -26,7 +28,8 @@ class Page:
 
 
 def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db_path = tmp_path / "db.sqlite"
+    engine = make_engine(f"sqlite:///{db_path}")
     migrate(engine)
     top_queries: list[str] = []
 
@@ -46,9 +49,16 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
     live.boards.update(pages)  # type: ignore[arg-type]  # stand-ins: LiveBoards only calls show()
 
     async def scenario() -> None:
-        await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))
+        result = await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))
         assert len(top_queries) == 1, "one top-10 read for 40 pages"
-        assert all(p.shown == [[{"player": "Ada", "score": 5, "createdAt": p.shown[0][0]["createdAt"]}]] for p in pages)
+        # createdAt as the file holds it, in the client's toISOString() form, and as the API answered.
+        with sqlite3.connect(db_path) as db:
+            (raw,) = db.execute("SELECT created_at FROM scores WHERE run_id = 'run-1'").fetchone()
+        stored = datetime.fromisoformat(raw)
+        created_at = f"{stored:%Y-%m-%dT%H:%M:%S}.{stored.microsecond // 1000:03d}Z"
+        assert result.stored.model_dump(mode="json")["createdAt"] == created_at
+        expected = {"player": "Ada", "score": 5, "createdAt": created_at}
+        assert all(p.shown == [[expected]] for p in pages), pages[0].shown
         assert len({id(p.shown[0]) for p in pages}) == 1, "serialized once, shared by every page"
 
         await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))  # a retry: nothing new
