@@ -109,20 +109,49 @@ def test_protected_paths_are_never_targeted() -> None:
         ({"CHAOS_ADMIN_TOKEN": "short"}, "CHAOS_ADMIN_TOKEN"),
     ],
 )
-def test_out_of_range_chaos_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict, needle: str) -> None:
+def test_out_of_range_chaos_settings_name_the_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict, needle: str
+) -> None:
     for name, val in env.items():
         monkeypatch.setenv(name, val)
     with pytest.raises(SettingsError) as err:
         load_settings(score_db_path="/tmp/chaos-settings/db.sqlite")
-    assert needle in str(err.value) and "\n" not in str(err.value)
-    assert "short" not in str(err.value)  # a token is never echoed
+    message = str(err.value)
+    assert message.splitlines() == [message], f"more than one line: {message!r}"
+    assert message.startswith(f"invalid {needle}="), message
+    assert message.partition(": ")[2].strip(), f"no reason given: {message!r}"
 
 
-def test_bad_chaos_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    server = launch(tmp_path, {"CHAOS_LATENCY_MS_P50": "500", "CHAOS_LATENCY_MS_P99": "100"})
+# A short (invalid) token that cannot appear in the message by accident.
+LEAKY_TOKEN = "tok-Zq8xW3"
+
+
+def test_a_bad_admin_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOS_ADMIN_TOKEN", LEAKY_TOKEN)
+    with pytest.raises(SettingsError) as err:
+        load_settings(score_db_path="/tmp/chaos-settings/db.sqlite")
+    assert str(err.value).startswith("invalid CHAOS_ADMIN_TOKEN=<redacted>: "), str(err.value)
+    assert LEAKY_TOKEN not in str(err.value) and LEAKY_TOKEN not in repr(err.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle", "secret"),
+    [
+        ({"CHAOS_LATENCY_MS_P50": "500", "CHAOS_LATENCY_MS_P99": "100"}, "CHAOS_LATENCY_MS_P99", None),
+        ({"CHAOS_ADMIN_TOKEN": LEAKY_TOKEN}, "CHAOS_ADMIN_TOKEN", LEAKY_TOKEN),
+    ],
+    ids=["latency-order", "short-token"],
+)
+def test_bad_chaos_setting_stops_start_up_with_one_line(
+    tmp_path: Path, env: dict, needle: str, secret: str | None
+) -> None:
+    server = launch(tmp_path, env)
     assert server.proc.wait(30) == 2
-    lines = [line for line in server.raw_log().splitlines() if line.strip()]
-    assert len(lines) == 1 and "CHAOS_LATENCY_MS_P99" in lines[0], lines
+    log = server.raw_log()
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"drafty-bird: invalid {needle}="), lines
+    assert secret is None or secret not in log
 
 
 # ---------------------------------------------------------------- the real server
