@@ -48,6 +48,9 @@ def save():
     state_path.write_text(json.dumps(state))
 
 def done(out=None, code=0, err=""):
+    if code == 0 and any(joined.startswith(prefix) for prefix in state.get("fail_after", [])):
+        # Azure applied the change, then the CLI failed anyway (e.g. its long-running poll timed out).
+        out, code, err = None, 1, "fake az: injected failure after the change was applied"
     if out is not None:
         sys.stdout.write(out if isinstance(out, str) else json.dumps(out))
     if err:

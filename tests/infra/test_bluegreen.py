@@ -194,12 +194,30 @@ def test_real_gate_with_unreachable_prometheus_leads_to_rollback(tmp_path: Path,
     assert label_weights(fake)[-1] == ["blue=100", "green=0"]
 
 
-def test_azure_failure_around_the_switch_leaves_blue_serving(tmp_path: Path, healthy: RunningServer) -> None:
+def test_azure_failure_just_before_the_switch_leaves_blue_serving(tmp_path: Path, healthy: RunningServer) -> None:
     fake = FakeAzure.create(tmp_path, initial_state(fail=["account get-access-token"]))
     result = release(fake, healthy.url, [0])
     assert result.returncode == 1
+    assert ["blue=0", "green=100"] not in label_weights(fake), "the failure comes before the switch"
     assert fake.state()["revisions"][BLUE]["weight"] == 100
     assert fake.state()["revisions"][GREEN]["active"] is False
+
+
+def test_azure_failure_after_the_switch_rolls_traffic_back_to_blue(tmp_path: Path, healthy: RunningServer) -> None:
+    # The 0 -> 100 switch is applied, then `az` fails: green serves everyone, unjudged.
+    switch = f"containerapp ingress traffic set -n {APP} -g {RG} --label-weight blue=0 green=100"
+    fake = FakeAzure.create(tmp_path, initial_state(fail_after=[switch]))
+    result = release(fake, healthy.url, [0])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error while green took traffic" in result.stderr and "ROLLING BACK" in result.stderr
+    assert label_weights(fake)[-2:] == [["blue=0", "green=100"], ["blue=100", "green=0"]]
+    calls = fake.calls()
+    assert calls[-1][:9] == ["containerapp", "revision", "deactivate", "-n", APP, "-g", RG, "--revision", GREEN]
+    state = fake.state()
+    assert state["revisions"][BLUE] == {**initial_state()["revisions"][BLUE], "weight": 100, "active": True}
+    assert state["revisions"][GREEN]["weight"] == 0 and state["revisions"][GREEN]["active"] is False
+    assert fake.tool_calls("gate") == [], "no verdict is asked for a switch that failed"
+    assert not any(c[:4] == ["containerapp", "revision", "label", "swap"] for c in calls)
 
 
 def test_first_deploy_only_smokes(tmp_path: Path, healthy: RunningServer) -> None:
