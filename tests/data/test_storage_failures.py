@@ -16,6 +16,7 @@ import pytest
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.errors import StorageBusy, StorageWriteFailed
 from drafty_bird.data.store import ScoreStore
+from tests.ops.scrape import required, scrape
 from tests.scoreload import integrity
 from tests.server import ROOT, launch, start_server, wait_healthy, wait_until
 
@@ -24,13 +25,6 @@ GARBAGE = b"this is not a database, but it is somebody's data" * 200
 
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def metric(http: httpx.Client, name: str) -> float:
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def post(http: httpx.Client, run_id: str, score: int = 7) -> httpx.Response:
@@ -50,7 +44,7 @@ def test_corrupt_file_under_fail_keeps_the_process_up_but_not_ready(tmp_path) ->
         refused = post(http, "corrupt-1")
         assert refused.status_code == 503 and refused.headers["retry-after"], refused.text
         assert http.get("/leaderboard").status_code == 503
-        assert metric(http, "drafty_bird_storage_ready") == 0
+        assert required(scrape(server.url), "drafty_bird_storage_ready") == 0
         # The retry loop keeps checking, read-only: still not ready, file untouched.
         wait_until(lambda: server.raw_log().count("storage unusable") >= 3, 10, message="start-up retries")
         assert http.get("/readyz").status_code == 503
@@ -71,7 +65,7 @@ def test_corrupt_file_under_memory_serves_from_memory_and_shows_degraded(tmp_pat
         assert ready.json()["storage_mode"] == "memory" and ready.json()["degraded"] is True
         assert post(http, "mem-1").status_code == 201
         assert http.get("/leaderboard").json()["leaderboard"][0]["score"] == 7
-        assert metric(http, "drafty_bird_storage_degraded") == 1
+        assert required(scrape(server.url), "drafty_bird_storage_degraded") == 1
     assert digest(db) == before
 
 
@@ -156,7 +150,7 @@ def test_disk_full_answers_503_keeps_serving_reads_and_damages_nothing(tmp_path)
         # Degraded, not dead: reads and probes answer, the state is visible.
         ready = http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["degraded"] is True, ready.text
-        assert metric(http, "drafty_bird_storage_degraded") == 1
+        assert required(scrape(server.url), "drafty_bird_storage_degraded") == 1
         assert http.get("/leaderboard").status_code == 200
         assert post(http, "fill-again").status_code == 503
         assert server.proc.poll() is None

@@ -9,8 +9,8 @@ import json
 import yaml
 
 from tests.infra.bicep import INFRA, Module
+from tests.ops.prom_stack import ALERTS_YML
 
-RULES_YAML = INFRA / "observability/prometheus/alerts.yml"
 RULES_JSON = INFRA / "alerts/prometheus-rules.json"
 
 
@@ -23,13 +23,13 @@ def _renderer():
 
 
 def test_committed_json_matches_the_rule_file() -> None:
-    assert RULES_YAML.exists(), f"{RULES_YAML} is missing: the observability rule file is the source of truth"
-    expected = _renderer().dumps(_renderer().render(RULES_YAML))
+    assert ALERTS_YML.exists(), f"{ALERTS_YML} is missing: the observability rule file is the source of truth"
+    expected = _renderer().dumps(_renderer().render(ALERTS_YML))
     assert RULES_JSON.read_text() == expected, "stale: run python infra/scripts/render_alert_rules.py"
 
 
 def test_alert_and_record_sets_are_identical() -> None:
-    source = yaml.safe_load(RULES_YAML.read_text())
+    source = yaml.safe_load(ALERTS_YML.read_text())
     rendered = json.loads(RULES_JSON.read_text())
 
     def names(groups, key_alert, key_record, key_expr):

@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from infra.scripts import chaos_drill
-from tests.ops.prom_stack import run_prometheus
+from tests.ops.prom_stack import ALERTS_YML, run_prometheus
 from tests.server import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "infra/observability/prometheus/alerts.yml"
 TOKEN = "drill-token-0123456789"
 
 
@@ -57,7 +56,7 @@ def drill_stack(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     token_file.write_text(TOKEN)
     with (
         start_server(tmp_path, env={"CHAOS_ADMIN_TOKEN": TOKEN}) as server,
-        run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, RULES) as prom,
+        run_prometheus(tmp_path / "prom", {"drill-rev": f"127.0.0.1:{server.port}"}, ALERTS_YML) as prom,
     ):
         yield server.url, prom.url, token_file
 
@@ -88,6 +87,6 @@ def test_drill_fails_when_the_expression_never_fires_and_still_turns_chaos_off(t
 
 
 def test_expression_comes_from_the_rule_file_with_records_expanded() -> None:
-    expr = chaos_drill.alert_expression(RULES)
+    expr = chaos_drill.alert_expression(ALERTS_YML)
     assert "job_revision:" not in expr, "recording rules must be expanded"
     assert "http_requests_total" in expr and "> 0.01" in expr

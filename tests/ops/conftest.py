@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.ops.prom_stack import RULES, Prometheus, Traffic, derive_test_rules, run_prometheus
+from tests.ops.prom_stack import ALERTS_YML, Prometheus, Traffic, derive_test_rules, run_prometheus
 from tests.server import RunningServer, free_port, start_server, wait_until
 
 # Every range vector of the real rules becomes this window in the test copy.
@@ -38,7 +38,7 @@ class PromStack:
 def prom_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromStack]:
     base = tmp_path_factory.mktemp("promstack")
     rule_file = base / "alerts.test-windows.yml"
-    rules = derive_test_rules(RULES, rule_file, window=TEST_WINDOW, hold="3s", interval="1s")
+    rules = derive_test_rules(ALERTS_YML, rule_file, window=TEST_WINDOW, hold="3s", interval="1s")
     envs = {
         HEALTHY: {**NO_RATE_LIMIT, "CHAOS_ENABLED": "false"},
         CHAOS: {**NO_RATE_LIMIT, **CHAOS_ENV},

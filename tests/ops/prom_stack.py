@@ -24,7 +24,8 @@ import yaml
 from tests.server import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "infra" / "observability" / "prometheus" / "alerts.yml"
+# The one rule file: Prometheus, promtool, the release gate, the Bicep rule groups and the drill.
+ALERTS_YML = ROOT / "infra" / "observability" / "prometheus" / "alerts.yml"
 
 _RANGE = re.compile(r"\[(\d+(?:ms|s|m|h|d|w|y))\]")
 

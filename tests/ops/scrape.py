@@ -1,4 +1,4 @@
-"""Read a running server's /metrics with prometheus-client's own text parser."""
+"""Read a running server's /metrics with prometheus-client's own text parser (the tests' only one)."""
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,3 +18,11 @@ def scrape(url: str) -> dict[str, dict[tuple, float]]:
 def value(samples: dict, name: str, **labels: str) -> float:
     """One sample's value, 0 when the series does not exist yet."""
     return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+
+def required(samples: dict, name: str, **labels: str) -> float:
+    """One sample's value; fails when the series is missing (where a default 0 would hide it)."""
+    series = samples.get(name, {})
+    key = tuple(sorted(labels.items()))
+    assert key in series, f"{name}{labels} not in /metrics; its series: {sorted(series)}"
+    return series[key]

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.ops.prom_stack import ALERTS_YML
+
 ROOT = Path(__file__).resolve().parents[2]
-PROM_DIR = ROOT / "infra" / "observability" / "prometheus"
-RULES = PROM_DIR / "alerts.yml"
+PROM_DIR = ALERTS_YML.parent
 RULE_TESTS = PROM_DIR / "alerts.test.yml"
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 
@@ -40,12 +41,12 @@ def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def alert_rules() -> list[dict]:
-    groups = yaml.safe_load(RULES.read_text())["groups"]
+    groups = yaml.safe_load(ALERTS_YML.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
 def test_rules_file_passes_promtool_check() -> None:
-    result = run_promtool("check", "rules", str(RULES), cwd=PROM_DIR)
+    result = run_promtool("check", "rules", str(ALERTS_YML), cwd=PROM_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -96,9 +97,9 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
 )
 def test_unit_tests_catch_a_weakened_threshold(tmp_path: Path, alert: str, old: str, new: str) -> None:
     """Mutation check: the unit tests must fail when a threshold is loosened."""
-    text = RULES.read_text()
+    text = ALERTS_YML.read_text()
     assert text.count(old) == 1, f"mutation anchor for {alert} not found exactly once"
-    (tmp_path / "alerts.yml").write_text(text.replace(old, new))
+    (tmp_path / ALERTS_YML.name).write_text(text.replace(old, new))
     shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
     result = run_promtool("test", "rules", RULE_TESTS.name, cwd=tmp_path)
     assert result.returncode != 0, f"weakening {alert} went unnoticed:\n{result.stdout}"

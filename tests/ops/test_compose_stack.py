@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from tests.ops.prom_stack import ALERTS_YML
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 OBS = ROOT / "infra" / "observability"
@@ -87,7 +89,7 @@ def test_compose_prometheus_config_is_valid_and_loads_the_one_rules_file() -> No
     for rule_file in config["rule_files"]:
         inside = str(container_dir / rule_file)
         assert inside in mounts, f"{rule_file} is not mounted at {inside}"
-        assert mounts[inside] == (OBS / "prometheus" / "alerts.yml").resolve()
+        assert mounts[inside] == ALERTS_YML.resolve()
 
     # The scrape target is the app service on its port, with the label contract of the rules.
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "drafty-bird")

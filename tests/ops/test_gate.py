@@ -22,12 +22,11 @@ import pytest
 
 from drafty_bird.ops import gate
 from tests.ops.conftest import CHAOS, HEALTHY, IDLE, TEST_WINDOW, PromStack
+from tests.ops.prom_stack import ALERTS_YML
 from tests.server import ROOT, free_port
 
 # Starts three app processes and Prometheus (shared, once per session).
 pytestmark = pytest.mark.slow
-
-RULES = ROOT / "infra" / "observability" / "prometheus" / "alerts.yml"
 
 
 def run_gate(prometheus: str, revision: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +51,7 @@ def run_gate(prometheus: str, revision: str, *extra: str) -> subprocess.Complete
 
 
 def test_gate_excludes_the_same_routes_as_the_alert_rules() -> None:
-    in_rules = set(re.findall(r'route!~"([^"]+)"', RULES.read_text()))
+    in_rules = set(re.findall(r'route!~"([^"]+)"', ALERTS_YML.read_text()))
     assert in_rules == {gate.EXCLUDED_ROUTES}
 
 
