@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from drafty_bird.ops import gate
 from tests.server import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +57,14 @@ class Prometheus:
     url: str
     proc: subprocess.Popen
     log_path: Path
+    # Queries go through the release gate's client: one PromQL client in the repo, exercised here too.
+    client: gate.Prometheus = field(init=False)
 
-    def query(self, expr: str) -> dict:
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body.get("status") == "success", f"query failed: {expr}\n{body}"
-        return body["data"]
+    def __post_init__(self) -> None:
+        self.client = gate.Prometheus(self.url, attempts=1)
 
     def vector(self, expr: str) -> list[dict]:
-        data = self.query(expr)
-        assert data["resultType"] == "vector", data
-        return data["result"]
+        return self.client.vector(expr)  # raises gate.PrometheusError on any failed query
 
     def alerts(self) -> list[dict]:
         return httpx.get(f"{self.url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
@@ -117,6 +115,7 @@ def run_prometheus(workdir: Path, targets: dict[str, str], rule_file: Path) -> I
         wait_until(ready, 30, interval=0.2, message="prometheus /-/ready")
         yield prom
     finally:
+        prom.client.close()
         proc.terminate()
         try:
             proc.wait(15)
