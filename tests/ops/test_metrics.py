@@ -18,18 +18,9 @@ from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import metrics
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 PLAIN_ENV = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
