@@ -24,8 +24,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     score_db_path: Path = Field(Path("/data/db.sqlite"), description="SQLite leaderboard file.")
-    # Reserved for the PostgreSQL move: when set it wins over SCORE_DB_PATH.
+    # When set it wins over SCORE_DB_PATH: postgresql+psycopg://user@host/db selects PostgreSQL
+    # (every replica writes; no lease), sqlite:///path another SQLite file.
     database_url: str | None = None
+    # PostgreSQL only: connections per process (the pool), and the two timeouts that turn a
+    # slow or absent server into a quick 503 instead of a hung request.
+    db_pool_size: int = Field(5, ge=1, le=100)
+    db_statement_timeout_ms: int = Field(5000, ge=100, le=600_000)
+    db_connect_timeout_s: int = Field(5, ge=1, le=60)
     # What to do when the DB file cannot be used: "fail" keeps the process up but not
     # ready, "memory" serves from an in-memory DB (the original app's behaviour).
     storage_fallback: Literal["fail", "memory"] = "fail"
@@ -80,6 +86,18 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = value.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):  # psycopg 3 is the only PostgreSQL driver installed
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if scheme not in ("postgresql+psycopg", "sqlite"):
+            raise ValueError("must start with postgresql+psycopg:// or sqlite:///")
+        return value
+
     @field_validator("chaos_latency_ms_p99")
     @classmethod
     def _p99_not_below_p50(cls, value: float, info: ValidationInfo) -> float:
@@ -127,7 +145,9 @@ class SettingsError(Exception):
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-    shown = "<redacted>" if name.endswith("TOKEN") else repr(err.get("input"))  # never echo a secret
+    shown = (
+        "<redacted>" if name.endswith("TOKEN") or name == "DATABASE_URL" else repr(err.get("input"))
+    )  # never echo a secret
     return f"invalid {name}={shown}: {err['msg']}"
 
 

@@ -1,6 +1,7 @@
-"""Engine creation, SQLite pragmas and start-up checks (migrate, quick_check)."""
+"""Engine creation (SQLite pragmas, PostgreSQL pool and timeouts) and start-up checks (migrate, quick_check)."""
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -18,7 +19,11 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+# Any constant both replicas agree on: pg_advisory_xact_lock(this) serialises their migrations.
+MIGRATION_LOCK_KEY = 0x0D4AF7B1D
+
 __all__ = [
+    "PgOptions",
     "StorageCorrupt",
     "make_engine",
     "migrate",
@@ -29,7 +34,45 @@ __all__ = [
 ]
 
 
-def make_engine(url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000) -> Engine:
+@dataclass(frozen=True)
+class PgOptions:
+    """PostgreSQL pool and timeouts (settings DB_POOL_SIZE, DB_STATEMENT_TIMEOUT_MS, DB_CONNECT_TIMEOUT_S)."""
+
+    pool_size: int = 5
+    statement_timeout_ms: int = 5000
+    connect_timeout_s: int = 5
+    # Reconnect well before any server-side or token lifetime runs out.
+    recycle_s: int = 1800
+
+
+def make_pg_engine(url: str, opts: PgOptions) -> Engine:
+    return create_engine(
+        url,
+        pool_size=opts.pool_size,
+        max_overflow=0,
+        # Waiting for a free connection counts as "slow database": 503, not a hung request.
+        pool_timeout=opts.connect_timeout_s,
+        # A restarted server leaves dead connections in the pool: test each on checkout.
+        pool_pre_ping=True,
+        pool_recycle=opts.recycle_s,
+        connect_args={
+            "connect_timeout": opts.connect_timeout_s,
+            "options": f"-c statement_timeout={int(opts.statement_timeout_ms)}",
+            "application_name": "drafty-bird",
+            # Notice a peer that vanished (failover, network cut) in ~1 min instead of TCP's ~2 h.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    )
+
+
+def make_engine(
+    url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000, pg: PgOptions | None = None
+) -> Engine:
+    if url.startswith("postgresql"):
+        return make_pg_engine(url, pg or PgOptions())
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -70,7 +113,12 @@ def quick_check(engine: Engine) -> None:
 
 
 def open_database(
-    url: str, *, journal_mode: str = "delete", busy_timeout_ms: int = 5000, migrate_schema: bool = True
+    url: str,
+    *,
+    journal_mode: str = "delete",
+    busy_timeout_ms: int = 5000,
+    migrate_schema: bool = True,
+    pg: PgOptions | None = None,
 ) -> Engine:
     """Start-up: create the directory, check an existing file, migrate, check again.
 
@@ -84,7 +132,7 @@ def open_database(
         path = None if not url.startswith("sqlite:///") else Path(url.removeprefix("sqlite:///"))
         if path is not None and str(path) != ":memory:":
             prepare_sqlite_file(path)
-        engine = make_engine(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms)
+        engine = make_engine(url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms, pg=pg)
         if path is not None and path.exists() and path.stat().st_size > 0:
             quick_check(engine)
         if migrate_schema:
@@ -104,6 +152,13 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def revisions() -> list[str]:
+    """Every revision id, oldest first (tests migrate from each)."""
+    return [
+        script.revision for script in reversed(list(ScriptDirectory.from_config(_alembic_config()).walk_revisions()))
+    ]
+
+
 def schema_is_current(engine: Engine) -> bool:
     """Read-only: is the file at the newest migration? (False for an empty file.)"""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
@@ -111,9 +166,17 @@ def schema_is_current(engine: Engine) -> bool:
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
-def migrate(engine: Engine) -> None:
-    """Apply every Alembic migration (idempotent; runs at each start-up)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Apply every Alembic migration up to revision (idempotent; runs at each start-up).
+
+    On PostgreSQL every replica may start at once: a transaction-scoped advisory lock lets
+    one migrate while the others wait, then find nothing to do. DDL is transactional there,
+    so a failed migration leaves the old schema. No statement timeout: an index build may be long.
+    """
     cfg = _alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL statement_timeout = 0"))
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

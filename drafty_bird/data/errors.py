@@ -6,7 +6,9 @@ keeps the score and retries with the same run_id, which stores it exactly once.
 
 import sqlite3
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # SQLite primary result codes (extended codes keep these in the low byte).
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
@@ -36,6 +38,12 @@ class NotWriter(StorageUnavailable):
     retry_after_s = 2
 
 
+class DatabaseUnreachable(StorageUnavailable):
+    """PostgreSQL refused or dropped the connection (down, restarting, failing over)."""
+
+    retry_after_s = 2
+
+
 class StorageWriteFailed(StorageUnavailable):
     """Disk full, read-only or I/O error: the write was rolled back, nothing changed."""
 
@@ -55,8 +63,38 @@ def sqlite_code(exc: BaseException) -> int | None:
     return None if code is None else code & 0xFF
 
 
+def pg_error(exc: BaseException) -> psycopg.Error | None:
+    """The psycopg error behind a (wrapped) driver error, if any."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return orig if isinstance(orig, psycopg.Error) else None
+
+
+# Deadlock, serialization failure, lock not available: the same transaction succeeds if run again.
+PG_RETRYABLE = ("40P01", "40001", "55P03")
+
+
 def is_busy(exc: BaseException) -> bool:
+    pg = pg_error(exc)
+    if pg is not None:
+        return (pg.sqlstate or "") in PG_RETRYABLE
     return sqlite_code(exc) in (SQLITE_BUSY, SQLITE_LOCKED)
+
+
+def classify_pg(pg: psycopg.Error) -> StorageUnavailable | None:
+    state = pg.sqlstate or ""
+    first_line = str(pg).splitlines()[0] if str(pg) else type(pg).__name__
+    if isinstance(pg, psycopg.errors.QueryCanceled) or state in (*PG_RETRYABLE, "53300"):
+        # Statement timeout, lock contention, too many connections: the server is there but busy.
+        return StorageBusy(f"database busy: {first_line}")
+    if state.startswith("53"):  # insufficient resources: disk full, out of memory
+        return StorageWriteFailed(f"database cannot write: {first_line}")
+    if (
+        isinstance(pg, (psycopg.OperationalError, psycopg.InterfaceError))
+        or state.startswith(("08", "57"))  # connection exception, operator intervention (shutdown)
+        or state == "25006"  # read-only transaction: a replica or a failover in progress
+    ):
+        return DatabaseUnreachable(f"database unreachable: {first_line}")
+    return None
 
 
 def classify(exc: BaseException) -> StorageUnavailable | None:
@@ -65,6 +103,11 @@ def classify(exc: BaseException) -> StorageUnavailable | None:
         return exc
     if isinstance(exc, OSError):
         return StorageWriteFailed(f"storage I/O failed: {exc.strerror or exc}")
+    if isinstance(exc, PoolTimeout):
+        return StorageBusy("no database connection free in time")
+    pg = pg_error(exc)
+    if pg is not None:
+        return classify_pg(pg)
     code = sqlite_code(exc)
     orig = getattr(exc, "orig", exc)
     if code in (SQLITE_BUSY, SQLITE_LOCKED):

@@ -1,9 +1,11 @@
 """Every leaderboard query, and the threads they run on.
 
 SQLite calls block, and NiceGUI serves every open page from one event loop, so each
-public method here is async and runs its SQL on a worker thread. Writes share one
-thread: SQLite has one writer anyway, and queuing in-process is cheaper than
-queuing on the file lock.
+public method here is async and runs its SQL on a worker thread. On SQLite writes share
+one thread: SQLite has one writer anyway, and queuing in-process is cheaper than
+queuing on the file lock. On PostgreSQL every thread may write (one per pooled
+connection), and so may every replica: run_id idempotency and the score_counts
+upserts are single ON CONFLICT statements, safe under concurrent writers.
 
 Failures leave as data.errors exceptions (never driver errors): a locked file is
 retried here with tenacity first; a write without the writer lease, on a full or
@@ -17,17 +19,20 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, Insert, Row, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from drafty_bird.data.engine import make_engine, migrate, open_database, quick_check, schema_is_current
+from drafty_bird.data.engine import PgOptions, make_engine, migrate, open_database, quick_check, schema_is_current
 from drafty_bird.data.errors import NotWriter, StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify, is_busy
 from drafty_bird.data.lease import WriterLease
 from drafty_bird.data.models import Score, ScoreCount, utcnow
@@ -64,6 +69,7 @@ class ScoreStore:
         *,
         writer_id: str | None = None,
         read_threads: int = 4,
+        write_threads: int = 1,
         lease: WriterLease | None = None,
         unavailable: StorageUnavailable | None = None,
     ) -> None:
@@ -78,10 +84,12 @@ class ScoreStore:
         self.corrupt: str | None = None
         # False while migrations are pending: only the lease holder migrates, then writes.
         self.schema_current = True
-        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="db-write")
+        self._write_pool = ThreadPoolExecutor(write_threads, thread_name_prefix="db-write")
         # One in-memory connection cannot be shared between threads: everything on one.
-        single = engine.pool.__class__.__name__ == "StaticPool"
-        self._read_pool = self._write_pool if single else ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
+        # On PostgreSQL reads and writes share the threads, one per pooled connection, so no
+        # thread ever waits for a connection.
+        shared = engine.pool.__class__.__name__ == "StaticPool" or engine.dialect.name == "postgresql"
+        self._read_pool = self._write_pool if shared else ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
         if self.unavailable is not None:
@@ -92,7 +100,7 @@ class ScoreStore:
         """Retry a locked file, then turn driver errors into domain ones (worker thread)."""
         try:
             return _busy_retries()(fn, *args)
-        except (DBAPIError, OSError) as exc:
+        except (DBAPIError, PoolTimeout, OSError) as exc:
             domain = classify(exc)
             if domain is None:
                 raise
@@ -168,32 +176,47 @@ class ScoreStore:
 
     def _add(self, player: str, score: int, run_id: str | None) -> StoredScore:
         with Session(self.engine, expire_on_commit=False) as session:
-            row = self._by_run_id(session, run_id)
-            duplicate = row is not None
-            if row is None:
-                row = Score(player=player, score=score, run_id=run_id, created_at=utcnow(), writer_id=self.writer_id)
-                session.add(row)
-                try:
-                    session.flush()
-                    session.execute(self._count_upsert(score))
-                    # Checked again at the last moment: the lease may have lapsed while queued.
-                    self._require_writer()
-                    session.commit()
-                except IntegrityError:
-                    # The same run_id was committed by another writer between our read and insert.
-                    session.rollback()
-                    row = self._by_run_id(session, run_id)
-                    if row is None:
-                        raise
-                    duplicate = True
+            created_at = utcnow()
+            # One statement decides "new or retry", even with another writer racing on the same run_id.
+            new_id = session.execute(self._insert_new(player, score, run_id, created_at)).scalar_one_or_none()
+            if new_id is not None:
+                session.execute(self._count_upsert(score))
+                # Checked again at the last moment: the lease may have lapsed while queued.
+                self._require_writer()
+                session.commit()
+                row = Score(
+                    id=new_id,
+                    player=player,
+                    score=score,
+                    run_id=run_id,
+                    created_at=created_at,
+                    writer_id=self.writer_id,
+                )
+            else:
+                session.rollback()
+                row = self._by_run_id(session, run_id)
+                if row is None:  # cannot happen: only a run_id conflict inserts nothing
+                    raise RuntimeError(f"run_id {run_id!r} neither inserted nor found")
             self.degraded = None
             return StoredScore(
                 row=row,
-                duplicate=duplicate,
+                duplicate=new_id is None,
                 rank=self._rank(session, row.score),
                 high_score=self._high_score_in(session),
                 total=self._total(session),
             )
+
+    def _insert_new(self, player: str, score: int, run_id: str | None, created_at: datetime) -> ReturningInsert:
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        values = {
+            "player": player,
+            "score": score,
+            "run_id": run_id,
+            "created_at": created_at,
+            "writer_id": self.writer_id,
+        }
+        stmt = insert(Score).values(**values)
+        return stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(Score.id)
 
     def _count_upsert(self, score: int) -> Insert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
@@ -249,6 +272,7 @@ def open_store(
     busy_timeout_ms: int = 5000,
     lease_path: Path | None = None,
     lease_ttl_s: float = 15.0,
+    pg: PgOptions | None = None,
 ) -> tuple[ScoreStore, str]:
     """The store for start-up and its storage_mode ("sqlite", "postgresql", "memory" or "unavailable").
 
@@ -257,9 +281,10 @@ def open_store(
     up but not ready, and the file is never touched again by this process.
     lease_path: the single-writer lease file (SQLite files only); its first tick runs here,
     so a lone instance is the writer before it serves.
+    pg: pool and timeouts for a PostgreSQL URL (no lease there: every replica writes).
     """
     try:
-        engine, lease, current = _open(url, journal_mode, busy_timeout_ms, lease_path, lease_ttl_s)
+        engine, lease, current = _open(url, journal_mode, busy_timeout_ms, lease_path, lease_ttl_s, pg)
     except StorageUnavailable as exc:
         if fallback == "memory":
             log.error("storage unusable, serving from memory", extra={"error": exc.reason})
@@ -268,17 +293,23 @@ def open_store(
             return ScoreStore(memory), "memory"
         log.error("storage unusable: not ready until fixed", extra={"error": exc.reason, "kind": type(exc).__name__})
         return ScoreStore(make_engine("sqlite://"), unavailable=exc), "unavailable"
-    store = ScoreStore(engine, lease=lease)
+    threads = (pg or PgOptions()).pool_size if engine.dialect.name == "postgresql" else 1
+    store = ScoreStore(engine, lease=lease, write_threads=threads)
     store.schema_current = current
     return store, engine.dialect.name
 
 
 def _open(
-    url: str, journal_mode: str, busy_timeout_ms: int, lease_path: Path | None, lease_ttl_s: float
+    url: str,
+    journal_mode: str,
+    busy_timeout_ms: int,
+    lease_path: Path | None,
+    lease_ttl_s: float,
+    pg: PgOptions | None,
 ) -> tuple[Engine, WriterLease | None, bool]:
     """Open and check; with a lease, only its holder migrates (a migration is a write)."""
     engine = open_database(
-        url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms, migrate_schema=lease_path is None
+        url, journal_mode=journal_mode, busy_timeout_ms=busy_timeout_ms, migrate_schema=lease_path is None, pg=pg
     )
     if lease_path is None:
         return engine, None, True

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from drafty_bird.data import backup, lease
+from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.data.store import open_store as open_score_store
 from drafty_bird.ops.health import Readiness
@@ -74,6 +75,16 @@ def open_store(settings: Settings) -> tuple[ScoreStore, str]:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         lease_path=lease.lease_path(settings.score_db_path) if file_backed else None,
         lease_ttl_s=settings.writer_lease_ttl_s,
+        pg=pg_options(settings),
+    )
+
+
+def pg_options(settings: Settings) -> PgOptions:
+    """PostgreSQL pool and timeouts (unused for SQLite)."""
+    return PgOptions(
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        connect_timeout_s=settings.db_connect_timeout_s,
     )
 
 
