@@ -92,23 +92,31 @@ class ScoreLoad:
         raise AssertionError(f"only {len(self.acked)} of {n} scores acknowledged in {timeout}s: {self.statuses}")
 
 
+def _rows(db: Path | str, sql: str) -> list[tuple]:
+    """Rows from a SQLite file (a Path) or a PostgreSQL database (its URL)."""
+    if isinstance(db, str):
+        from tests.pg import query
+
+        return query(db, sql)
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def integrity(db_path: Path) -> list[str]:
     with sqlite3.connect(db_path) as db:
         return [r[0] for r in db.execute("PRAGMA integrity_check")]
 
 
-def stored_run_ids(db_path: Path) -> Counter[str]:
-    with sqlite3.connect(db_path) as db:
-        return Counter(r[0] for r in db.execute("SELECT run_id FROM scores WHERE run_id IS NOT NULL"))
+def stored_run_ids(db: Path | str) -> Counter[str]:
+    return Counter(r[0] for r in _rows(db, "SELECT run_id FROM scores WHERE run_id IS NOT NULL"))
 
 
-def assert_every_ack_stored_once(load: ScoreLoad, db_path: Path) -> None:
+def assert_every_ack_stored_once(load: ScoreLoad, db_path: Path | str) -> None:
     stored = stored_run_ids(db_path)
     missing = [r for r in load.acked if stored[r] == 0]
     doubled = [r for r, n in stored.items() if n > 1]
     assert not missing, f"{len(missing)} acknowledged scores lost, e.g. {missing[:3]}"
     assert not doubled, f"scores stored twice: {doubled[:3]}"
-    with sqlite3.connect(db_path) as db:
-        tallied = db.execute("SELECT coalesce(sum(n), 0) FROM score_counts").fetchone()[0]
-        rows = db.execute("SELECT count(*) FROM scores").fetchone()[0]
+    tallied = _rows(db_path, "SELECT coalesce(sum(n), 0) FROM score_counts")[0][0]
+    rows = _rows(db_path, "SELECT count(*) FROM scores")[0][0]
     assert rows == tallied, f"score_counts ({tallied}) disagrees with scores ({rows})"
