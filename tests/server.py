@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -52,6 +53,17 @@ class RunningServer:
     proc: subprocess.Popen
     log_path: Path
     db_path: Path
+    # Set when the server runs on PostgreSQL (DATABASE_URL); db_path is then unused.
+    database_url: str | None = None
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Query the server's database directly, whichever it is."""
+        if self.database_url and self.database_url.startswith("postgresql"):
+            from tests.pg import query
+
+            return query(self.database_url, sql)
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute(sql).fetchall()
 
     def logs(self) -> list[dict]:
         lines = []
@@ -106,7 +118,8 @@ def launch(
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    return RunningServer(f"http://127.0.0.1:{port}", port, proc, log_path, db_path)
+    url = (env or {}).get("DATABASE_URL")
+    return RunningServer(f"http://127.0.0.1:{port}", port, proc, log_path, db_path, url)
 
 
 def wait_healthy(server: RunningServer, timeout: float = 30) -> None:

@@ -10,13 +10,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
+from tests.api.conftest import Backend
 from tests.server import RunningServer, start_server
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def open_server(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[RunningServer]:
     # Limits off: schemathesis sends hundreds of requests from one client.
-    env = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
+    env = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off", **backend.fresh_env()}
     with start_server(tmp_path_factory.mktemp("hostile"), env) as running:
         yield running
 

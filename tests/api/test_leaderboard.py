@@ -5,12 +5,16 @@ import time
 import httpx
 import pytest
 
+from tests.api.conftest import Backend
 from tests.server import start_server
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
-    with start_server(tmp_path_factory.mktemp("board")) as server, httpx.Client(base_url=server.url) as http:
+def board(tmp_path_factory, backend: Backend):
+    with (
+        start_server(tmp_path_factory.mktemp("board"), backend.fresh_env()) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
         for player, score in [("low", 1), ("tie-first", 50), ("top", 90), ("tie-second", 50), ("mid", 20)]:
             assert http.post("/score", json={"player": player, "score": score}).status_code == 201
             time.sleep(0.002)  # distinct createdAt, so "earliest first" is observable

@@ -1,18 +1,17 @@
-"""POST /score and POST /game-start against the real server and a real SQLite file."""
+"""POST /score and POST /game-start against the real server, on a real SQLite file and on PostgreSQL."""
 
 import json
-import sqlite3
 import uuid
 
 import httpx
 import pytest
 
-from tests.server import RunningServer
+from tests.api.conftest import Backend
+from tests.server import RunningServer, start_server
 
 
 def rows(server: RunningServer) -> list[tuple]:
-    with sqlite3.connect(server.db_path) as db:
-        return db.execute("SELECT player, score, run_id FROM scores ORDER BY id").fetchall()
+    return server.rows("SELECT player, score, run_id FROM scores ORDER BY id")
 
 
 def test_game_start_gives_run_id_and_seed(client: httpx.Client) -> None:
@@ -59,10 +58,8 @@ def test_same_run_id_stores_once_and_returns_first_row(client: httpx.Client, ser
     assert [r for r in rows(server) if r[2] == run] == [("Bo", 7, run)]
 
 
-def test_rank_counts_higher_scores_and_ties_share_a_rank(tmp_path) -> None:
-    from tests.server import start_server
-
-    with start_server(tmp_path) as fresh, httpx.Client(base_url=fresh.url) as http:
+def test_rank_counts_higher_scores_and_ties_share_a_rank(tmp_path, backend: Backend) -> None:
+    with start_server(tmp_path, backend.fresh_env()) as fresh, httpx.Client(base_url=fresh.url) as http:
         ranks = [http.post("/score", json={"score": s}).json()["rank"] for s in (10, 30, 20, 30, 5)]
         assert ranks == [1, 1, 2, 1, 5]
         last = http.post("/score", json={"score": 25}).json()
