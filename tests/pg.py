@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,12 +110,17 @@ def _as_postgres_user() -> dict:
 
 
 @contextlib.contextmanager
-def private_server(tmp_path: Path, port: int) -> Iterator[PrivateServer]:
-    datadir = tmp_path / "pgdata"
+def private_server(port: int) -> Iterator[PrivateServer]:
+    """initdb + pg_ctl start on port; stopped and deleted afterwards.
+
+    Its own directory under /tmp: pytest's tmp dirs are private to root, and postgres
+    (which refuses to run as root) must reach its data directory.
+    """
+    datadir = Path(tempfile.mkdtemp(prefix="drafty-pg-")) / "data"
     datadir.mkdir()
     if os.geteuid() == 0:
+        datadir.parent.chmod(0o755)
         shutil.chown(datadir, "postgres", "postgres")
-        tmp_path.chmod(0o755)
     subprocess.run(
         [pg_bin("initdb"), "-D", str(datadir), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync"],
         capture_output=True,
@@ -128,3 +134,4 @@ def private_server(tmp_path: Path, port: int) -> Iterator[PrivateServer]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(datadir.parent, ignore_errors=True)
