@@ -86,6 +86,7 @@ def build(settings: Settings) -> Lifecycle:
     app.include_router(api.router)
     register_pages(service, test_hooks=settings.game_test_hooks)
 
+    lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages
     app.on_startup(lifecycle.start)
     app.on_shutdown(lifecycle.stop)
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))

@@ -97,7 +97,7 @@ class LeaderboardService:
             duplicate=stored.duplicate,
         )
         if not stored.duplicate and stored.rank <= LIVE_BOARD_SIZE:
-            await self._broadcast_top()
+            await self.broadcast_top()
         return result
 
     async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
@@ -117,7 +117,8 @@ class LeaderboardService:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    async def _broadcast_top(self) -> None:
+    async def broadcast_top(self) -> None:
+        """Re-read the top 10 and hand it to every subscriber (also on another replica's NOTIFY)."""
         if not self._listeners:
             return
         # One query per change, whatever the number of open pages.

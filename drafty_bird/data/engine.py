@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
 from drafty_bird.data.errors import StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify
 
@@ -45,6 +45,19 @@ class PgOptions:
     recycle_s: int = 1800
 
 
+def pg_connect_args(opts: PgOptions, application_name: str = "drafty-bird") -> dict[str, object]:
+    return {
+        "connect_timeout": opts.connect_timeout_s,
+        "options": f"-c statement_timeout={int(opts.statement_timeout_ms)}",
+        "application_name": application_name,
+        # Notice a peer that vanished (failover, network cut) in ~1 min instead of TCP's ~2 h.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
 def make_pg_engine(url: str, opts: PgOptions) -> Engine:
     return create_engine(
         url,
@@ -55,17 +68,13 @@ def make_pg_engine(url: str, opts: PgOptions) -> Engine:
         # A restarted server leaves dead connections in the pool: test each on checkout.
         pool_pre_ping=True,
         pool_recycle=opts.recycle_s,
-        connect_args={
-            "connect_timeout": opts.connect_timeout_s,
-            "options": f"-c statement_timeout={int(opts.statement_timeout_ms)}",
-            "application_name": "drafty-bird",
-            # Notice a peer that vanished (failover, network cut) in ~1 min instead of TCP's ~2 h.
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
-        },
+        connect_args=pg_connect_args(opts),
     )
+
+
+def make_listener_engine(url: str, opts: PgOptions, application_name: str) -> Engine:
+    """Unpooled: the LISTEN connection is held for hours and replaced only when it breaks."""
+    return create_engine(url, poolclass=NullPool, connect_args=pg_connect_args(opts, application_name))
 
 
 def make_engine(

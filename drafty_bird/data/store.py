@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# PostgreSQL: a stored score that enters the top this size NOTIFYs TOP_CHANNEL (the live board's size).
+TOP_NOTIFY_SIZE = 10
+TOP_CHANNEL = "drafty_bird_top"
+
 
 @dataclass(frozen=True)
 class StoredScore:
@@ -181,6 +185,12 @@ class ScoreStore:
             new_id = session.execute(self._insert_new(player, score, run_id, created_at)).scalar_one_or_none()
             if new_id is not None:
                 session.execute(self._count_upsert(score))
+                if self.engine.dialect.name == "postgresql" and self._rank(session, score) <= TOP_NOTIFY_SIZE:
+                    # Delivered at commit to every replica's listener (data.notify); the payload is a
+                    # version, never rows: listeners re-query, so a lost notification only delays.
+                    session.execute(
+                        text("SELECT pg_notify(:channel, :version)"), {"channel": TOP_CHANNEL, "version": str(new_id)}
+                    )
                 # Checked again at the last moment: the lease may have lapsed while queued.
                 self._require_writer()
                 session.commit()

@@ -2,7 +2,7 @@
 
 Start-up (Lifecycle.open, before serving): open storage (migrate + check, take the
 writer lease); once serving (start): lease renewal, the storage reopen loop, periodic
-backups, the SIGTERM handler.
+backups, the PostgreSQL top-10 listener, the SIGTERM handler.
 
 Shutdown on SIGTERM (drain, then stop once uvicorn has finished):
 1. drop readiness: /readyz answers 503 at once;
@@ -10,7 +10,7 @@ Shutdown on SIGTERM (drain, then stop once uvicorn has finished):
    (the other revision takes over in one poll);
 3. wait SHUTDOWN_DELAY_S, so the load balancer sees the 503 and stops routing here;
 4. stop listening: uvicorn finishes in-flight requests, then runs `stop`;
-5. stop background tasks (lease renewal, reopen loop, backups, a pending migration);
+5. stop background tasks (lease renewal, reopen loop, backups, listener, a pending migration);
 6. close storage and flush traces (last, so spans of the drain are exported too); exit 0.
 Ctrl+C skips the drain: `stop` then runs steps 1-2 itself.
 
@@ -27,7 +27,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from drafty_bird.data import backup, lease
+from drafty_bird.data import backup, lease, notify
 from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.data.store import open_store as open_score_store
@@ -109,6 +109,7 @@ class Lifecycle:
         self._flush = flush
         self._stop_background = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
+        self._top_refresh: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def open(
@@ -117,6 +118,10 @@ class Lifecycle:
         """Start-up before serving: open storage (blocking; called before the loop runs)."""
         store, storage_mode = open_store(settings)
         return cls(settings, store, storage_mode, stop_listening=stop_listening, flush=flush)
+
+    def follow_top_changes(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """On PostgreSQL, call refresh once per burst of other replicas' top-10 changes (from start)."""
+        self._top_refresh = refresh
 
     def degraded(self) -> bool:
         """Serving from memory, or the last write failed (disk full, read-only)."""
@@ -140,6 +145,10 @@ class Lifecycle:
                     stop=self._stop_background,
                 )
             )
+        if self._top_refresh is not None and self.settings.db_url.startswith("postgresql"):
+            # One LISTEN connection per process; it retries by itself while the database is down.
+            opts = pg_options(self.settings)
+            self._spawn(notify.follow_top(self.settings.db_url, opts, self._top_refresh, self._stop_background))
         if handle_sigterm:
             install_sigterm(on_signal=self.drop_readiness, drain=self.drain)
 
