@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(5, ge=1, le=100)
     db_statement_timeout_ms: int = Field(5000, ge=100, le=600_000)
     db_connect_timeout_s: int = Field(5, ge=1, le=60)
+    # "entra": the password is a Microsoft Entra token of the managed identity named as the
+    # URL's user (azure-identity; AZURE_CLIENT_ID selects a user-assigned identity).
+    database_auth: Literal["password", "entra"] = "password"
     # What to do when the DB file cannot be used: "fail" keeps the process up but not
     # ready, "memory" serves from an in-memory DB (the original app's behaviour).
     storage_fallback: Literal["fail", "memory"] = "fail"
@@ -80,7 +83,12 @@ class Settings(BaseSettings):
     chaos_admin_token: SecretStr | None = None
 
     @field_validator(
-        "log_level", "storage_fallback", "sqlite_journal_mode", "otel_exporter_otlp_protocol", mode="before"
+        "log_level",
+        "storage_fallback",
+        "sqlite_journal_mode",
+        "otel_exporter_otlp_protocol",
+        "database_auth",
+        mode="before",
     )
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -120,6 +128,13 @@ class Settings(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limit(value)  # ValueError names the bad value
+        return value
+
+    @field_validator("database_auth")
+    @classmethod
+    def _entra_needs_postgresql(cls, value: str, info: ValidationInfo) -> str:
+        if value == "entra" and not (info.data.get("database_url") or "").startswith("postgresql"):
+            raise ValueError("entra needs DATABASE_URL=postgresql+psycopg://<identity>@<server>/<db>")
         return value
 
     @property

@@ -87,6 +87,10 @@ class PrivateServer:
             **_as_postgres_user(),
         )
 
+    def admin(self) -> psycopg.Connection:
+        """Superuser over the Unix socket (trust), whatever host_auth says."""
+        return psycopg.connect(host=str(self.datadir), port=self.port, user=PG_USER, dbname="postgres", autocommit=True)
+
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=on"
         self._ctl("-w", "-l", str(self.datadir / "server.log"), "-o", opts, "start")
@@ -110,8 +114,11 @@ def _as_postgres_user() -> dict:
 
 
 @contextlib.contextmanager
-def private_server(port: int) -> Iterator[PrivateServer]:
+def private_server(port: int, host_auth: str = "trust") -> Iterator[PrivateServer]:
     """initdb + pg_ctl start on port; stopped and deleted afterwards.
+
+    host_auth applies to TCP connections (e.g. "scram-sha-256" to check passwords); the
+    Unix socket in the data directory stays trust, for the test's own admin connection.
 
     Its own directory under /tmp: pytest's tmp dirs are private to root, and postgres
     (which refuses to run as root) must reach its data directory.
@@ -122,7 +129,11 @@ def private_server(port: int) -> Iterator[PrivateServer]:
         datadir.parent.chmod(0o755)
         shutil.chown(datadir, "postgres", "postgres")
     subprocess.run(
-        [pg_bin("initdb"), "-D", str(datadir), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync"],
+        [
+            pg_bin("initdb"),
+            *("-D", str(datadir), "-U", PG_USER, "-E", "UTF8", "--no-sync"),
+            *("--auth-local=trust", f"--auth-host={host_auth}"),
+        ],
         capture_output=True,
         check=True,
         timeout=120,

@@ -74,3 +74,13 @@ def test_chaos_defaults_are_the_control_apis(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv(f"CHAOS_{name}", raising=False)
     assert Settings().chaos == ChaosConfig()
     assert ChaosConfig().routes == ("/score", "/leaderboard") and ChaosConfig().seed == 42
+
+
+def test_database_url_selects_postgresql_and_a_bad_one_is_named_but_never_echoed() -> None:
+    assert load_settings(database_url="postgres://u@h/d").db_url == "postgresql+psycopg://u@h/d"
+    assert load_settings(database_url="postgresql+psycopg://u@h/d").db_url == "postgresql+psycopg://u@h/d"
+    with pytest.raises(SettingsError) as err:
+        load_settings(database_url="mysql://u:hunter2@h/d")
+    assert "DATABASE_URL" in str(err.value) and "hunter2" not in str(err.value)
+    with pytest.raises(SettingsError, match="DB_POOL_SIZE"):
+        load_settings(database_url="postgresql://u@h/d", db_pool_size=0)

@@ -1,6 +1,7 @@
 """Engine creation (SQLite pragmas, PostgreSQL pool and timeouts) and start-up checks (migrate, quick_check)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
+from drafty_bird.data.entra import ENTRA_RECYCLE_S, use_entra
 from drafty_bird.data.errors import StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class PgOptions:
     connect_timeout_s: int = 5
     # Reconnect well before any server-side or token lifetime runs out.
     recycle_s: int = 1800
+    # DATABASE_AUTH=entra: called for each new connection, returns a current token (data.entra).
+    password: Callable[[], str] | None = None
 
 
 def pg_connect_args(opts: PgOptions, application_name: str = "drafty-bird") -> dict[str, object]:
@@ -59,7 +63,7 @@ def pg_connect_args(opts: PgOptions, application_name: str = "drafty-bird") -> d
 
 
 def make_pg_engine(url: str, opts: PgOptions) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=opts.pool_size,
         max_overflow=0,
@@ -67,14 +71,20 @@ def make_pg_engine(url: str, opts: PgOptions) -> Engine:
         pool_timeout=opts.connect_timeout_s,
         # A restarted server leaves dead connections in the pool: test each on checkout.
         pool_pre_ping=True,
-        pool_recycle=opts.recycle_s,
+        pool_recycle=opts.recycle_s if opts.password is None else min(opts.recycle_s, ENTRA_RECYCLE_S),
         connect_args=pg_connect_args(opts),
     )
+    if opts.password is not None:
+        use_entra(engine, opts.password)
+    return engine
 
 
 def make_listener_engine(url: str, opts: PgOptions, application_name: str) -> Engine:
     """Unpooled: the LISTEN connection is held for hours and replaced only when it breaks."""
-    return create_engine(url, poolclass=NullPool, connect_args=pg_connect_args(opts, application_name))
+    engine = create_engine(url, poolclass=NullPool, connect_args=pg_connect_args(opts, application_name))
+    if opts.password is not None:
+        use_entra(engine, opts.password)
+    return engine
 
 
 def make_engine(

@@ -27,7 +27,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from drafty_bird.data import backup, lease, notify
+from drafty_bird.data import backup, entra, lease, notify
 from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.data.store import open_store as open_score_store
@@ -85,6 +85,7 @@ def pg_options(settings: Settings) -> PgOptions:
         pool_size=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         connect_timeout_s=settings.db_connect_timeout_s,
+        password=entra.process_password() if settings.database_auth == "entra" else None,
     )
 
 
