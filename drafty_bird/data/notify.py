@@ -21,11 +21,13 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Engine
 
 from drafty_bird.data.engine import PgOptions, make_listener_engine
+from drafty_bird.data.errors import StorageUnavailable
 from drafty_bird.data.store import TOP_CHANNEL
 
 log = logging.getLogger(__name__)
 
 RECONNECTED = "reconnected"
+REQUERY_RETRY_S = 1.0
 
 
 def listener_name() -> str:
@@ -95,7 +97,7 @@ class TopListener:
                 self.connected.clear()
                 if raw is not None:
                     with contextlib.suppress(Exception):
-                        raw.close()
+                        raw.invalidate()  # discard without the pool's rollback-on-return, which fails on a dead socket
             self._stop.wait(delay)
             delay = min(delay * 2, self.backoff_max)
 
@@ -121,8 +123,12 @@ async def follow_top(
             changed.clear()
             try:
                 await refresh()
-            except Exception:  # storage down: the next notification or reconnect retries
-                log.warning("leaderboard re-query failed", exc_info=True)
+            except StorageUnavailable as exc:
+                # The database is down or restarting: try again shortly, or boards stay stale.
+                log.warning("leaderboard re-query failed; retrying", extra={"error": exc.reason})
+                loop.call_later(REQUERY_RETRY_S, changed.set)
+            except Exception:
+                log.exception("leaderboard re-query failed")
     finally:
         stopping.cancel()
         await asyncio.to_thread(listener.stop)

@@ -5,20 +5,27 @@ Our own server (initdb + pg_ctl on a free port), killed with an immediate shutdo
 connection dropped, crash recovery at the next start) while clients keep posting.
 """
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
-from tests.pg import pg_url, private_server
+from tests.pg import PrivateServer, pg_url, private_server
 from tests.scoreload import ScoreLoad, assert_every_ack_stored_once
 from tests.server import free_port, start_server, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def test_kill_and_restart_under_load_answers_503_then_recovers_losing_nothing(tmp_path) -> None:
-    port = free_port()
-    with private_server(port) as pg:
-        url = pg_url("postgres", port=port)
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PrivateServer]:
+    with private_server(free_port()) as server:
+        yield server
+
+
+def test_kill_and_restart_under_load_answers_503_then_recovers_losing_nothing(tmp_path, pg: PrivateServer) -> None:
+    if True:
+        url = pg_url("postgres", port=pg.port)
         env = {"DATABASE_URL": url, "DB_CONNECT_TIMEOUT_S": "2", "DB_POOL_SIZE": "3"}
         with start_server(tmp_path, env) as app, httpx.Client(base_url=app.url, timeout=10) as http:
             load = ScoreLoad(lambda: [app.url], threads=4).start()
@@ -50,3 +57,18 @@ def test_kill_and_restart_under_load_answers_503_then_recovers_losing_nothing(tm
             assert not load.unacked, f"{len(load.unacked)} runs never acknowledged"
             assert_every_ack_stored_once(load, url)
             assert "Traceback" not in app.raw_log()
+
+
+def test_database_down_at_start_up_is_not_ready_then_ready_once_it_returns(tmp_path, pg: PrivateServer) -> None:
+    pg.stop()
+    env = {"DATABASE_URL": pg_url("postgres", port=pg.port), "DB_CONNECT_TIMEOUT_S": "2", "STORAGE_REOPEN_S": "0.5"}
+    with start_server(tmp_path, env) as app, httpx.Client(base_url=app.url, timeout=10) as http:
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and "unreachable" in ready.json()["reason"], ready.text
+        refused = http.post("/score", json={"score": 3, "run_id": "early"})
+        assert refused.status_code == 503 and refused.headers["retry-after"].isdigit(), refused.text
+        assert http.get("/leaderboard").status_code == 503
+        pg.start()
+        wait_until(lambda: http.get("/readyz").status_code == 200, 30, message="ready once PostgreSQL is up")
+        assert http.post("/score", json={"score": 3, "run_id": "early"}).status_code == 201
+        assert http.get("/readyz").json()["storage_mode"] == "postgresql"
