@@ -21,8 +21,9 @@ DROPPED = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.
 
 
 class ScoreLoad:
-    def __init__(self, urls: Callable[[], list[str]], threads: int = 4) -> None:
+    def __init__(self, urls: Callable[[], list[str]], threads: int = 4, distinct_scores: int = 500) -> None:
         self.urls = urls
+        self.distinct_scores = distinct_scores  # few: writers contend on the same score_counts rows
         self.threads = [threading.Thread(target=self._worker, args=(i,), daemon=True) for i in range(threads)]
         self.acked: dict[str, int] = {}
         self.statuses: Counter[int] = Counter()
@@ -50,7 +51,7 @@ class ScoreLoad:
         with httpx.Client(timeout=15) as http:
             while not self._stop.is_set():
                 run_id = uuid.uuid4().hex
-                score = rng.randrange(0, 500)
+                score = rng.randrange(0, self.distinct_scores)
                 with self._lock:
                     self.unacked.add(run_id)
                 self._submit(http, rng, run_id, score)
