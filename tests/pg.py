@@ -58,7 +58,8 @@ def throwaway_db(port: int = PG_PORT) -> Iterator[str]:
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description is not None else []
 
 
 def pg_bin(name: str) -> str:
