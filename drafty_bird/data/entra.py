@@ -10,10 +10,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from azure.core.credentials import AccessToken
-from sqlalchemy import Engine, event
+from sqlalchemy import Dialect, Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def use_entra(engine: Engine, password: Callable[[], str]) -> None:
     """Every new physical connection of engine authenticates with password() over TLS."""
 
     @event.listens_for(engine, "do_connect")
-    def _token_as_password(_dialect, _record, _cargs, cparams: dict) -> None:  # noqa: ANN001 (SQLAlchemy's hook signature)
+    def _token_as_password(
+        _dialect: Dialect, _record: ConnectionPoolEntry, _cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> None:
         cparams["password"] = password()
         cparams.setdefault("sslmode", "require")  # Azure refuses plain connections; the token must not travel in clear

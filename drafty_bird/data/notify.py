@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 
+import psycopg
 from sqlalchemy import Engine
 
 from drafty_bird.data.engine import PgOptions, make_listener_engine
@@ -71,6 +72,8 @@ class TopListener:
             try:
                 raw = self.engine.raw_connection()
                 conn = raw.driver_connection
+                if not isinstance(conn, psycopg.Connection):
+                    raise TypeError("LISTEN needs the psycopg 3 driver (postgresql+psycopg://)")
                 conn.rollback()  # the dialect's first-connect queries left a transaction open
                 conn.autocommit = True
                 conn.execute(f"LISTEN {TOP_CHANNEL}")

@@ -204,9 +204,10 @@ class ScoreStore:
                 )
             else:
                 session.rollback()
-                row = self._by_run_id(session, run_id)
-                if row is None:  # cannot happen: only a run_id conflict inserts nothing
+                found = self._by_run_id(session, run_id)
+                if found is None:  # cannot happen: only a run_id conflict inserts nothing
                     raise RuntimeError(f"run_id {run_id!r} neither inserted nor found")
+                row = found
             self.degraded = None
             return StoredScore(
                 row=row,
@@ -226,7 +227,7 @@ class ScoreStore:
             "writer_id": self.writer_id,
         }
         stmt = insert(Score).values(**values)
-        return stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(Score.id)
+        return stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(col(Score.id))
 
     def _count_upsert(self, score: int) -> Insert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert

@@ -11,14 +11,15 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, Insert, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from drafty_bird.data.engine import PgOptions, make_engine, migrate, schema_is_current
 from drafty_bird.data.models import Score, ScoreCount, as_utc
 
-COLUMNS = (Score.id, Score.player, Score.score, Score.created_at, Score.run_id, Score.writer_id)
+COLUMNS = tuple(col(c) for c in (Score.id, Score.player, Score.score, Score.created_at, Score.run_id, Score.writer_id))
 
 
 class TransferError(Exception):
@@ -43,7 +44,7 @@ def _batches(engine: Engine, size: int) -> Iterator[list[dict]]:
     last = 0
     with engine.connect() as conn:
         while True:
-            rows = conn.execute(select(*COLUMNS).where(Score.id > last).order_by(Score.id).limit(size)).all()
+            rows = conn.execute(select(*COLUMNS).where(col(Score.id) > last).order_by(col(Score.id)).limit(size)).all()
             if not rows:
                 return
             last = rows[-1].id
@@ -65,17 +66,17 @@ def checksum(engine: Engine, size: int = 5000) -> str:
     return digest.hexdigest()
 
 
-def _insert_ignoring_present(target: Engine):  # noqa: ANN202 (dialect-specific Insert)
-    insert = pg_insert if target.dialect.name == "postgresql" else sqlite_insert
-    return insert(Score).on_conflict_do_nothing()
+def _insert_ignoring_present(target: Engine) -> Insert:
+    dialect_insert = pg_insert if target.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(Score).on_conflict_do_nothing()
 
 
 def _rebuild_counts_and_sequence(target: Engine) -> None:
     with target.begin() as conn:
-        conn.execute(ScoreCount.__table__.delete())
+        conn.execute(delete(ScoreCount))
         conn.execute(
-            ScoreCount.__table__.insert().from_select(
-                ["score", "n"], select(Score.score, func.count()).group_by(Score.score)
+            insert(ScoreCount).from_select(
+                ["score", "n"], select(col(Score.score), func.count()).group_by(col(Score.score))
             )
         )
         if target.dialect.name == "postgresql":

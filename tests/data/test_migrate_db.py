@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
+from sqlmodel import col
 
 from drafty_bird.data.engine import make_engine, migrate
 from drafty_bird.data.models import Score
@@ -78,10 +79,10 @@ def test_copies_verifies_refuses_a_non_empty_target_and_resumes(source: str) -> 
         engine = make_engine(target)
         with engine.begin() as conn:
             new_id = conn.execute(
-                insert(Score).values(player="new", score=1, created_at=datetime.now(UTC)).returning(Score.id)
+                insert(Score).values(player="new", score=1, created_at=datetime.now(UTC)).returning(col(Score.id))
             ).scalar_one()
         engine.dispose()
-        assert new_id > ROWS
+        assert new_id is not None and new_id > ROWS
 
         # Verification catches a target that differs from the source.
         query(target, "DELETE FROM scores WHERE player = 'new'")
