@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run lint test system-deps tools schemas bench bench-instrumentation lock clean
+.PHONY: install install-run run run-cluster lint test system-deps tools schemas bench bench-instrumentation lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ install: $(VENV)/.test-installed
 
 run: install-run
 	HOST=$(HOST) PORT=$(PORT) SCORE_DB_PATH=$(SCORE_DB_PATH) $(BIN)/python main.py
+
+# Two app processes on PostgreSQL behind HAProxy (cookie stickiness) on PORT; Ctrl+C stops all.
+CLUSTER_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/drafty_cluster
+REPLICAS ?= 2
+run-cluster: install-run
+	$(BIN)/python scripts/cluster.py --database-url $(CLUSTER_DATABASE_URL) --create-db \
+		--host $(HOST) --port $(PORT) --replicas $(REPLICAS)
 
 # Debian packages the tests drive for real (browser, Prometheus/promtool).
 system-deps:
