@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run run-cluster lint test system-deps tools schemas bench bench-instrumentation lock clean
+.PHONY: install install-run run run-cluster lint test system-deps tools schemas bench bench-scaleout bench-instrumentation lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,8 +72,13 @@ schemas: $(SCHEMAS)/.installed
 test: lint system-deps tools schemas
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install system-deps
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_scaleout.py
+
+# SQLite vs PostgreSQL with 1 and 2 replicas (behind HAProxy), 10k and 1M rows (docs/PERFORMANCE.md).
+bench-scaleout: install system-deps
+	$(BIN)/python bench/bench_scaleout.py
 
 # Metrics/tracing overhead: instrumentation on vs off vs exporting (docs/PERFORMANCE.md).
 bench-instrumentation: install

@@ -81,11 +81,11 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> None:
 def create_database(url: str) -> None:
     """For `make run-cluster` on a laptop: create the database if it is missing."""
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    params = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://"))
-    name = params.pop("dbname")
-    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
+    libpq = url.replace("postgresql+psycopg://", "postgresql://")
+    name = str(conninfo_to_dict(libpq)["dbname"])
+    with psycopg.connect(make_conninfo(libpq, dbname="postgres"), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
