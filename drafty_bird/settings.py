@@ -160,9 +160,8 @@ class SettingsError(Exception):
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-    shown = (
-        "<redacted>" if name.endswith("TOKEN") or name == "DATABASE_URL" else repr(err.get("input"))
-    )  # never echo a secret
+    secret = name.endswith("TOKEN") or name == "DATABASE_URL"  # a URL may carry a password
+    shown = "<redacted>" if secret else repr(err.get("input"))  # never echo a secret
     return f"invalid {name}={shown}: {err['msg']}"
 
 

@@ -26,8 +26,8 @@ os.environ.update(
     AZURE_CORE_NO_COLOR="yes",
 )
 
-from azure.cli.core import get_default_cli  # type: ignore[import-not-found]  # only in the .azcli venv
-from azure.cli.core.commands import AzCliCommandInvoker  # type: ignore[import-not-found]  # only in the .azcli venv
+from azure.cli.core import get_default_cli  # only in the .azcli venv (mypy: pyproject override)
+from azure.cli.core.commands import AzCliCommandInvoker  # only in the .azcli venv
 
 _recorded: list[tuple[str, list[str]]] = []
 
