@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.test_writer_handover import is_writer, lease_owner, writer_blocks
 from tests.infra.fakes import FakeAzure
-from tests.server import RunningServer, free_port, start_server
+from tests.scoreload import ScoreLoad, assert_every_ack_stored_once, integrity
+from tests.server import RunningServer, free_port, launch, start_server, wait_healthy, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP, RG, SHA = "ca-drafty-prod", "rg-drafty-prod", "0123456789abcdef0123"
@@ -321,3 +323,57 @@ def test_promotion_deactivates_every_superseded_revision(tmp_path: Path, healthy
     assert sorted(deactivated) == sorted([BLUE, f"{APP}--infra"]), "inactive ones are left alone"
     # Deactivated, not deleted: blue stays listed for a rollback by reactivation.
     assert BLUE in revisions
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_release_hands_the_writer_lease_from_blue_to_green_processes_under_score_load(tmp_path: Path) -> None:
+    """Two real server processes on one SQLite file stand in for blue and green; the fake az
+    sends blue's process SIGTERM when the script deactivates blue (as ACA does to its replica).
+    Players keep posting scores to whichever revision has the traffic: during the handover they
+    may get 503 + Retry-After, and every score is stored exactly once, by one writer at a time."""
+    db = tmp_path / "share" / "db.sqlite"
+    env = {"WRITER_LEASE_TTL_S": "3", "RATE_LIMIT_SCORE": "off", "SHUTDOWN_DELAY_S": "1"}
+    blue = launch(tmp_path, env, db_path=db, name="blue")
+    servers = [blue]
+    try:
+        wait_healthy(blue)
+        wait_until(lambda: is_writer(blue), 10, message="blue becomes the writer")
+        green = launch(tmp_path, env, db_path=db, name="green")
+        servers.append(green)
+        wait_healthy(green)
+        assert not is_writer(green)
+        owner_blue = lease_owner(blue)
+
+        state = initial_state()
+        state["revisions"][BLUE]["pid"] = blue.proc.pid
+        fake = FakeAzure.create(tmp_path, state)
+        url_of = {BLUE: blue.url, GREEN: green.url}
+
+        def serving() -> list[str]:
+            try:
+                revisions = fake.state()["revisions"]
+            except ValueError:  # the fake is rewriting its state file: ask again
+                return []
+            return [url_of[n] for n, r in revisions.items() if r["weight"] == 100]
+
+        load = ScoreLoad(serving, threads=3).start()
+        load.wait_for_acks(20, 30)
+        result = release(fake, green.url, [0], "--writer-timeout", "20", blue_url=blue.url)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert blue.proc.wait(15) == 0, "blue shut down gracefully on its deactivation"
+        assert is_writer(green)
+        load.wait_for_acks(len(load.acked) + 20, 30)
+        load.stop(finish_within=30)
+        owner_green = lease_owner(green)
+    finally:
+        for server in servers:
+            server.stop()
+
+    assert_one_writer_candidate_while_judged(fake)
+    print(f"score POSTs during the release: {dict(load.statuses)}")
+    assert set(load.statuses) <= {200, 201, 503}, load.statuses
+    assert not load.unacked, f"{len(load.unacked)} scores never acknowledged"
+    assert integrity(db) == ["ok"]
+    assert_every_ack_stored_once(load, db)
+    assert writer_blocks(db) == [owner_blue, owner_green], "one writer at a time: blue, then green"
