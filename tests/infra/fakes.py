@@ -153,8 +153,16 @@ if argv[:2] == ["containerapp", "update"]:
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
     done()
+if argv[:2] == ["account", "show"]:
+    done(state.get("user_type", "servicePrincipal"))  # only ever asked for --query user.type
 if argv[:2] == ["account", "get-access-token"]:
-    done("fake-entra-token")
+    if "--resource" in argv:
+        done("fake-entra-token")
+    # An unsigned JWT shaped like an ARM token: header.payload.signature, base64url, no padding.
+    import base64
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    claims = {"aud": "https://management.azure.com/", "oid": state.get("oid", "00000000-0000-0000-0000-0000000000aa")}
+    done(".".join([part({"alg": "none", "typ": "JWT"}), part(claims), "sig"]))
 if argv[:3] == ["deployment", "sub", "create"]:
     done(state.get("deployment_outputs", {}))
 if argv[:2] == ["acr", "show"]:
