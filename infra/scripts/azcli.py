@@ -116,6 +116,12 @@ class ContainerApp:
     def deactivate(self, revision: str) -> None:
         self.run("revision deactivate", "--revision", revision, "-o", "none", parse=False)
 
+    def activate(self, revision: str) -> None:
+        self.run("revision activate", "--revision", revision, "-o", "none", parse=False)
+
+    def is_active(self, revision: str) -> bool:
+        return any(r["name"] == revision and (r.get("properties") or {}).get("active") for r in self.revisions())
+
     def deactivate_superseded(self, serving: str) -> list[str]:
         """After a successful rollout: deactivate every active revision but the serving one.
 

@@ -3,24 +3,35 @@
     python -m infra.scripts.bluegreen --resource-group RG --app APP --image IMG:SHA --sha SHA \
         --prometheus https://<amw>.prometheus.monitor.azure.com [--window 5m] ...
 
+Only the holder of the SQLite writer lease may write (drafty_bird/data/lease.py); a revision
+without it answers POST /score with 503 + Retry-After and browsers keep the score queued.
+So exactly one revision is active while the gate judges, and that is the one serving.
+
 1. blue = the revision serving 100% now; pin traffic to the label "blue" (new revisions get 0%).
 2. `az containerapp update --container-name web --image ... --revision-suffix <sha>`: the green
-   revision starts at 0%.
-3. label it green (weight 0), wait until it runs, smoke-test the green label URL.
-   Smoke failure: deactivate green, stop (traffic never moved).
+   revision starts at 0%, a non-writer (blue holds the lease).
+3. label it green (weight 0), wait until it runs, smoke-test the green label URL (reads only:
+   a non-writer passes it). Smoke failure: deactivate green, stop (traffic never moved).
 4. shift 0% -> 100% (never a fractional split: it breaks NiceGUI sessions across revisions).
-5. watch through the release gate (python -m drafty_bird.ops.gate): 0 promote, 1 roll back,
-   2 inconclusive (retried, then rolled back: never promote without evidence).
-6. roll back = `az containerapp ingress traffic set --label-weight blue=100 green=0`;
-   then deactivate the loser: green on rollback; on promotion blue and any other revision still
-   active (they stay listed, inactive, so blue can be reactivated for a rollback).
-Exit 0 = promoted, 1 = rolled back or stopped before traffic moved, 2 = usage/Azure error.
+5. deactivate blue and every other superseded revision: SIGTERM makes blue release the lease
+   and green takes it within one lease poll; wait until green's /readyz says "writer": true.
+   Until then players' score saves get 503 + Retry-After and wait in their browsers.
+6. watch through the release gate (python -m drafty_bird.ops.gate): 0 promote, 1 roll back,
+   2 inconclusive (retried, then rolled back: never promote without evidence). The watch
+   starts once green writes, so a window no longer than --watch-seconds sees no handover 503s.
+7. promote = the label swap (green becomes blue for the next release); blue stays listed,
+   inactive, for a manual rollback.
+   roll back = reactivate blue, wait until it runs, `--label-weight blue=100 green=0`, then
+   deactivate green, which releases the lease to blue.
+Exit 0 = promoted, 1 = rolled back or stopped before traffic moved, 2 = usage/Azure error
+(including a rollback that could not bring blue back: green then keeps serving and writing).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -95,6 +106,37 @@ def prometheus_token_file(args: argparse.Namespace) -> str | None:
     return path
 
 
+def watch_window_warning(args: argparse.Namespace) -> None:
+    window = args.window
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    seconds = sum(float(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", window))
+    if args.watch_seconds < seconds:
+        print(
+            f"note: --window {window} is longer than --watch-seconds {args.watch_seconds:g}: the gate also sees"
+            " requests from before green took the writer lease (their 503s count as errors)",
+            flush=True,
+        )
+
+
+def roll_back(args: argparse.Namespace, app: ContainerApp, blue: str, green: str) -> int:
+    """Traffic back to blue, then green's lease back to blue (inverse order of the release)."""
+    print(f"ROLLING BACK to {blue}", file=sys.stderr, flush=True)
+    if not app.is_active(blue):
+        # Traffic must never point at an inactive revision: bring blue back first.
+        app.activate(blue)
+    try:
+        wait_running(app, blue, args.ready_timeout, args.poll_interval)
+    except CommandError as exc:
+        raise CommandError(f"{blue} did not come back ({exc}); {green} keeps serving and writing") from None
+    app.traffic("blue=100", "green=0")
+    # Green's SIGTERM releases the lease; blue (a non-writer until now) takes it.
+    app.deactivate(green)
+    blue_url = args.blue_label_url or label_url(app, "blue")
+    if not smoke.wait_for_writer(blue_url, timeout=args.writer_timeout, interval=args.poll_interval):
+        print(f"{blue} serves but is not the writer yet: see docs/RUNBOOK.md 'Stuck writer lease'", file=sys.stderr)
+    return 1
+
+
 def release(args: argparse.Namespace) -> int:
     app = ContainerApp(args.resource_group, args.app, args.az)
     blue = serving_revision(app.revisions())["name"]
@@ -108,16 +150,19 @@ def release(args: argparse.Namespace) -> int:
         app.deactivate_superseded(green)
         return 0
     print(f"blue={blue} green={green}", flush=True)
+    watch_window_warning(args)
     # Pin traffic to the blue label so the new revision starts at 0%.
     app.label("blue", blue)
     app.traffic("blue=100", revision_weights=("latest=0",))
 
     app.update_image(args.image, args.sha)
+    url = args.label_url or ""
     try:
         wait_running(app, green, args.ready_timeout, args.poll_interval)
         app.label("green", green)
         app.traffic("blue=100", "green=0")
-        url = args.label_url or label_url(app, "green")
+        url = url or label_url(app, "green")
+        # Green is not the writer yet: smoke checks only reads, which it serves.
         smoke_ok = smoke.smoke(url, timeout=args.smoke_timeout, interval=args.poll_interval)
     except CommandError as exc:
         print(f"green failed before taking traffic: {exc}", file=sys.stderr)
@@ -131,6 +176,10 @@ def release(args: argparse.Namespace) -> int:
     try:
         token_file = prometheus_token_file(args)
         app.traffic("blue=0", "green=100")
+        # Blue (and anything else still active) would keep the lease: green could not write.
+        app.deactivate_superseded(green)
+        if not smoke.wait_for_writer(url, timeout=args.writer_timeout, interval=args.poll_interval):
+            raise CommandError(f"{green} did not take the writer lease within {args.writer_timeout:g}s")
         verdict = watch(args, green, token_file)
     except CommandError as exc:
         # Whatever broke after the switch, users must not stay on an unjudged revision.
@@ -141,16 +190,12 @@ def release(args: argparse.Namespace) -> int:
             os.unlink(token_file)
 
     if verdict == PROMOTE:
-        print(f"PROMOTED {green}; deactivating {blue} and any other superseded revision", flush=True)
+        print(f"PROMOTED {green}; {blue} stays listed, inactive, for a manual rollback", flush=True)
         # The winner carries the blue label for the next release.
         app.swap_labels("green", "blue")
         app.remove_label("green")
-        app.deactivate_superseded(green)
         return 0
-    print(f"ROLLING BACK to {blue}", file=sys.stderr, flush=True)
-    app.traffic("blue=100", "green=0")
-    app.deactivate(green)
-    return 1
+    return roll_back(args, app, blue, green)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-timeout", type=float, default=600)
     parser.add_argument("--smoke-timeout", type=float, default=180)
     parser.add_argument("--poll-interval", type=float, default=5)
+    parser.add_argument(
+        "--writer-timeout", type=float, default=90, help="seconds for a revision to take the writer lease"
+    )
     parser.add_argument("--label-url", help="override the green label URL (tests)")
+    parser.add_argument("--blue-label-url", help="override the blue label URL (tests)")
     parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
     parser.add_argument("--az", default="az")
     return parser

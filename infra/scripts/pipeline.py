@@ -15,8 +15,11 @@ Outputs of the deployment are printed as Azure Pipelines variables (##vso[task.s
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -61,9 +64,40 @@ def set_variable(name: str, value: str, secret: bool = False) -> None:
     print(f"##vso[task.setvariable variable={name}{flags}]{value}", flush=True)
 
 
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def signed_in_principal(az: str) -> tuple[str, str]:
+    """(object id, principalType) of the identity az is logged in as: it gets Monitoring Data
+    Reader on the workspace (infra/main.bicep principalId) for the chaos drill and the gate.
+
+    The object id is the `oid` claim of its own ARM token, which any identity can get: a
+    service principal has no Microsoft Graph read by default, so `az ad sp show` would fail
+    with "Insufficient privileges" (and `az ad signed-in-user show` works only for users).
+    """
+    kind = run([az, "account", "show", "--query", "user.type", "-o", "tsv"])
+    token = run([az, "account", "get-access-token", "--query", "accessToken", "-o", "tsv"])
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        oid = str(claims["oid"]).lower()
+    except (IndexError, KeyError, ValueError, TypeError, binascii.Error):
+        raise CommandError("the az access token has no readable oid claim") from None
+    if not GUID.match(oid):
+        raise CommandError(f"the az access token's oid claim is not an object id: {oid!r}")
+    # account show: "servicePrincipal" for service principals and managed identities, else "user".
+    return oid, "ServicePrincipal" if kind == "servicePrincipal" else "User"
+
+
 def provision(args: argparse.Namespace) -> int:
     app = stage_app(args.stage, args.az)
-    overrides: dict[str, object] = {"location": args.location, "deployApp": not args.platform_only}
+    principal_id, principal_type = signed_in_principal(args.az)
+    overrides: dict[str, object] = {
+        "location": args.location,
+        "deployApp": not args.platform_only,
+        "principalId": principal_id,
+        "principalType": principal_type,
+    }
     if args.action_group_id:
         overrides["actionGroupId"] = args.action_group_id
     if args.platform_only:

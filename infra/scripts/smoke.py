@@ -97,6 +97,32 @@ def smoke(base_url: str, timeout: float = 180, interval: float = 3, request_time
         time.sleep(interval)
 
 
+def is_writer(base_url: str, request_timeout: float = 10) -> bool:
+    """Whether the process behind base_url holds the SQLite writer lease (/readyz "writer")."""
+    try:
+        status, _ctype, body = fetch(base_url.rstrip("/") + "/readyz", request_timeout)
+        return status == 200 and json.loads(body).get("writer") is True
+    except (OSError, urllib.error.URLError, ValueError, AttributeError):
+        return False
+
+
+def wait_for_writer(base_url: str, timeout: float, interval: float = 1, request_timeout: float = 10) -> bool:
+    """Poll /readyz until the revision there reports the writer role, or the deadline passes.
+
+    The smoke checks above pass on a non-writer too (it serves reads and stays ready), so a
+    release checks the writer role separately once the old revision has released the lease.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if is_writer(base_url, request_timeout):
+            print(f"writer OK: {base_url} holds the writer lease")
+            return True
+        if time.monotonic() + interval > deadline:
+            print(f"writer FAILED: {base_url} did not take the writer lease within {timeout:g}s", file=sys.stderr)
+            return False
+        time.sleep(interval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")

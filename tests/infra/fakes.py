@@ -28,8 +28,6 @@ entry = {"argv": argv}
 for i, arg in enumerate(argv):
     if arg.startswith("@") and Path(arg[1:]).exists():
         entry.setdefault("files", {})[arg] = json.loads(Path(arg[1:]).read_text())
-with log_path.open("a") as log:
-    log.write(json.dumps(entry) + "\n")
 
 def opt(name, default=None):
     return argv[argv.index(name) + 1] if name in argv else default
@@ -56,6 +54,12 @@ def done(out=None, code=0, err=""):
     if err:
         sys.stderr.write(err)
     save()
+    # Logged with the revisions' state after the call, so tests can check every step between.
+    entry["code"] = code
+    entry["active"] = sorted(n for n, r in state.get("revisions", {}).items() if r["active"])
+    entry["weights"] = {n: r["weight"] for n, r in state.get("revisions", {}).items() if r["weight"]}
+    with log_path.open("a") as log:
+        log.write(json.dumps(entry) + "\n")
     sys.exit(code)
 
 joined = " ".join(argv)
@@ -80,7 +84,8 @@ if argv[:3] == ["containerapp", "revision", "list"]:
            "template": {"containers": containers(r)}}} for n, r in shown.items()])
 if argv[:3] == ["containerapp", "revision", "show"]:
     name = opt("--revision")
-    run = state.get("running_state", {}).get(name, "Running")
+    default = "Running" if name not in revs or revs[name]["active"] else "Stopped"
+    run = state.get("running_state", {}).get(name, default)
     health = state.get("health_state", {}).get(name, "Healthy")
     done({"name": name, "properties": {"runningState": run, "healthState": health}})
 if argv[:4] == ["containerapp", "revision", "label", "add"]:
@@ -100,8 +105,23 @@ if argv[:4] == ["containerapp", "revision", "label", "remove"]:
         done(code=1, err="(ValidationError) Please specify a label name with an associated traffic weight.")
     labels.pop(opt("--label"))
     done()
-if argv[:3] == ["containerapp", "revision", "deactivate"]:
-    revs[opt("--revision")]["active"] = False
+# Stricter than Azure, which accepts traffic to an inactive revision and deactivating the
+# revision that serves (microsoft/azure-container-apps#1345), leaving users with no replica:
+# the fake refuses both, so a script that orders its steps wrongly fails here.
+if argv[:3] in (["containerapp", "revision", "deactivate"], ["containerapp", "revision", "activate"]):
+    name = opt("--revision")
+    if name not in revs:
+        done(code=3, err=f"(ResourceNotFound) revision {name} not found")
+    if argv[2] == "deactivate" and revs[name]["weight"] > 0:
+        done(code=1, err=f"fake az: {name} serves {revs[name]['weight']}% of traffic; deactivating it drops users")
+    revs[name]["active"] = argv[2] == "activate"
+    # A deactivated revision's replicas get SIGTERM: a real process standing in for it gets one too.
+    if argv[2] == "deactivate" and revs[name].get("pid"):
+        import signal
+        try:
+            os.kill(revs[name]["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     done()
 if argv[:4] == ["containerapp", "ingress", "traffic", "set"]:
     for pair in multi("--revision-weight"):
@@ -116,6 +136,9 @@ if argv[:4] == ["containerapp", "ingress", "traffic", "set"]:
     total = sum(r["weight"] for r in revs.values())
     if total != 100:
         done(code=1, err=f"weights sum to {total}")  # ARM refuses it; the CLI would rescale the rest
+    inactive = [n for n, r in revs.items() if r["weight"] and not r["active"]]
+    if inactive:  # see the activate/deactivate note above (#1345)
+        done(code=1, err=f"fake az: traffic to inactive revision(s) {inactive}")
     done()
 if argv[:2] == ["containerapp", "update"]:
     # custom.py update_containerapp_logic: --image on an app with several containers needs
@@ -130,8 +153,16 @@ if argv[:2] == ["containerapp", "update"]:
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
     done()
+if argv[:2] == ["account", "show"]:
+    done(state.get("user_type", "servicePrincipal"))  # only ever asked for --query user.type
 if argv[:2] == ["account", "get-access-token"]:
-    done("fake-entra-token")
+    if "--resource" in argv:
+        done("fake-entra-token")
+    # An unsigned JWT shaped like an ARM token: header.payload.signature, base64url, no padding.
+    import base64
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    claims = {"aud": "https://management.azure.com/", "oid": state.get("oid", "00000000-0000-0000-0000-0000000000aa")}
+    done(".".join([part({"alg": "none", "typ": "JWT"}), part(claims), "sig"]))
 if argv[:3] == ["deployment", "sub", "create"]:
     done(state.get("deployment_outputs", {}))
 if argv[:2] == ["acr", "show"]:
@@ -145,8 +176,13 @@ FAKE_RECORDER = r"""
 import json, os, sys
 from pathlib import Path
 log = Path(os.environ["FAKE_LOG"])
+line = {"tool": Path(sys.argv[0]).name, "argv": sys.argv[1:]}
+if "FAKE_AZ_STATE" in os.environ:  # which revisions run (and could hold the lease) at this moment
+    revs = json.loads(Path(os.environ["FAKE_AZ_STATE"]).read_text()).get("revisions", {})
+    line["active"] = sorted(n for n, r in revs.items() if r["active"])
+    line["weights"] = {n: r["weight"] for n, r in revs.items() if r["weight"]}
 with log.open("a") as handle:
-    handle.write(json.dumps({"tool": Path(sys.argv[0]).name, "argv": sys.argv[1:]}) + "\n")
+    handle.write(json.dumps(line) + "\n")
 codes = Path(os.environ["FAKE_GATE_CODES"]) if "FAKE_GATE_CODES" in os.environ else None
 if codes and Path(sys.argv[0]).name == "gate":
     remaining = json.loads(codes.read_text())
@@ -201,8 +237,11 @@ class FakeAzure:
         return [json.loads(line) for line in self.log_path.read_text().splitlines()]
 
     def tool_calls(self, tool: str) -> list[list[str]]:
+        return [entry["argv"] for entry in self.tool_entries(tool)]
+
+    def tool_entries(self, tool: str) -> list[dict]:
         lines = [json.loads(line) for line in self.tool_log.read_text().splitlines()]
-        return [ln["argv"] for ln in lines if ln["tool"] == tool]
+        return [ln for ln in lines if ln["tool"] == tool]
 
     def state(self) -> dict:
         return json.loads(self.state_path.read_text())

@@ -28,10 +28,12 @@ AZ_PYTHON = ROOT / ".azcli" / "bin" / "python"
 # Every az command the scripts use; a path that stops building one fails the coverage check.
 EXPECTED_COMMANDS = {
     "account get-access-token",
+    "account show",
     "acr import",
     "acr login",
     "acr show",
     "containerapp ingress traffic set",
+    "containerapp revision activate",
     "containerapp revision deactivate",
     "containerapp revision label add",
     "containerapp revision label remove",

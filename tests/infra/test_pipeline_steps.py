@@ -251,3 +251,34 @@ def test_pipeline_yaml_calls_each_script_with_arguments_it_accepts() -> None:
             parser.parse_args(argv)
         except SystemExit as exc:
             raise AssertionError(f"azure-pipelines.yml: {module} refuses {argv}") from exc
+
+
+def test_provision_passes_the_pipeline_identity_as_principal_id(tmp_path: Path) -> None:
+    # The pipeline's service principal gets Monitoring Data Reader on the workspace (the chaos
+    # drill and the gate query it); its object id comes from its own token's oid claim.
+    oid = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "oid": oid, "user_type": "servicePrincipal"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
+    assert result.returncode == 0, result.stderr
+    params = deployment_parameters(fake)
+    assert params["principalId"] == oid and params["principalType"] == "ServicePrincipal"
+    assert ["account", "show", "--query", "user.type", "-o", "tsv"] in fake.calls()
+    assert not any(c[:2] == ["ad", "sp"] for c in fake.calls()), "a service principal cannot read Graph by default"
+    assert "eyJ" not in result.stdout + result.stderr, "the token is never printed"
+
+
+def test_provision_by_a_user_passes_user_type(tmp_path: Path) -> None:
+    oid = "9a1b2c3d-0000-4000-8000-00000000beef"
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "oid": oid, "user_type": "user"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--image", "img:sha")
+    assert result.returncode == 0, result.stderr
+    params = deployment_parameters(fake)
+    assert (params["principalId"], params["principalType"]) == (oid, "User")
+
+
+def test_provision_stops_when_the_token_has_no_object_id(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "oid": "not-a-guid"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
+    assert result.returncode != 0
+    assert "oid claim is not an object id" in result.stderr
+    assert not any(c[:3] == ["deployment", "sub", "create"] for c in fake.calls())
