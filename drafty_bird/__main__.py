@@ -1,15 +1,19 @@
-"""`python -m drafty_bird` serves the game (the same as `python main.py`).
+"""`python -m drafty_bird COMMAND`: the server and the runbook's storage tools.
 
-Subcommands for the runbook's backup and restore drill:
+  python -m drafty_bird serve                         (the same as `python main.py`)
   python -m drafty_bird backup --to DIR [--keep N]
   python -m drafty_bird restore --from FILE [--force]
-Both act on SCORE_DB_PATH (or --db). And for the PostgreSQL cut-over:
   python -m drafty_bird migrate-db --from sqlite:///data/db.sqlite --to postgresql://... [--resume]
+backup and restore act on SCORE_DB_PATH (or --db); migrate-db is the PostgreSQL cut-over.
+Without a command it prints usage and exits 64 (EX_USAGE): a bare `python -m drafty_bird`
+typed to see the options must not bind 0.0.0.0:8080 and open /data/db.sqlite.
 """
 
 import argparse
 import sys
 from pathlib import Path
+
+from drafty_bird.usage import EX_USAGE, UsageParser
 
 
 def _say(message: str) -> None:
@@ -63,9 +67,9 @@ def _migrate_db(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m drafty_bird", description="Drafty Bird server and storage tools")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="serve the game (the default)")
+    parser = UsageParser(prog="python -m drafty_bird", description="Drafty Bird server and storage tools")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="serve the game on HOST:PORT with SCORE_DB_PATH (as `python main.py`)")
     b = sub.add_parser("backup", help="online, verified snapshot of the leaderboard file")
     b.add_argument("--to", required=True, type=Path, metavar="DIR")
     b.add_argument("--keep", type=int, default=None, help="backups to keep (default BACKUP_KEEP, 7)")
@@ -81,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
     args = parser.parse_args(argv)
 
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EX_USAGE
     if args.command == "migrate-db":
         return _migrate_db(args)
-
-    if args.command in (None, "serve"):
+    if args.command == "serve":
         from drafty_bird.app import serve
 
         serve()
