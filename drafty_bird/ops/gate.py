@@ -4,7 +4,9 @@
         [--max-error-ratio 0.01] [--max-p99-ms 500] [--window 5m] [--min-requests 100]
 
 Exit 0 = promote, 1 = roll back, 2 = inconclusive (too little traffic, or Prometheus
-could not answer). The pipeline rolls back on 1 and never promotes on 2.
+could not answer), 64 = usage error (a wrong argument: no query was made). The pipeline
+rolls back on 1, retries on 2 and never promotes on it, and rolls back at once on 64
+(infra/scripts/bluegreen.py), since retrying a wrong command line cannot help.
 
 Series are selected by the `revision` label the scrape config attaches to each target
 (docs/RUNBOOK.md "Alert playbooks"); the routes excluded are those of the alert rules.
@@ -24,7 +26,10 @@ from pathlib import Path
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-PROMOTE, ROLL_BACK, INCONCLUSIVE = 0, 1, 2
+from drafty_bird.usage import EX_USAGE, UsageParser
+
+# The gate's exit codes, here and nowhere else (the pipeline scripts import them).
+PROMOTE, ROLL_BACK, INCONCLUSIVE, USAGE = 0, 1, 2, EX_USAGE
 
 # Same exclusions as infra/observability/prometheus/alerts.yml (a test checks they match).
 EXCLUDED_ROUTES = "/healthz|/readyz|/metrics|/_nicegui_ws|/ops/chaos|unmatched"
@@ -182,7 +187,7 @@ def _positive(value: str) -> float:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m drafty_bird.ops.gate", description=__doc__.split("\n")[0])
+    parser = UsageParser(prog="python -m drafty_bird.ops.gate", description=__doc__.split("\n")[0])
     parser.add_argument("--prometheus", required=True, help="base URL of the Prometheus HTTP API")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--token", help="bearer token (prefer --token-file: argv is visible to other processes)")
@@ -190,15 +195,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--revision", required=True, type=_label, help="value of the revision label to judge")
     parser.add_argument("--job", default="drafty-bird", type=_label, help="scrape job (default drafty-bird)")
     parser.add_argument("--window", default="5m", type=_duration, help="look-back window (default 5m)")
-    parser.add_argument("--max-error-ratio", default=0.01, type=_fraction, help="highest 5xx ratio that promotes")
-    parser.add_argument("--max-p99-ms", default=500.0, type=_positive, help="highest p99 latency that promotes")
+    parser.add_argument(
+        "--max-error-ratio", default=0.01, type=_fraction, help="highest 5xx ratio that promotes (default %(default)g)"
+    )
+    parser.add_argument(
+        "--max-p99-ms",
+        default=500.0,
+        type=_positive,
+        help="highest p99 latency in ms that promotes (default %(default)g)",
+    )
     parser.add_argument(
         "--min-requests",
         default=100.0,
         type=float,
         help="fewer user-facing requests in the window is inconclusive (default 100)",
     )
-    parser.add_argument("--attempts", default=4, type=int, help="tries per query when Prometheus fails")
+    parser.add_argument(
+        "--attempts", default=4, type=int, help="tries per query when Prometheus fails (default %(default)s)"
+    )
     return parser.parse_args(argv)
 
 

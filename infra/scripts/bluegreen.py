@@ -17,7 +17,8 @@ So exactly one revision is active while the gate judges, and that is the one ser
    and green takes it within one lease poll; wait until green's /readyz says "writer": true.
    Until then players' score saves get 503 + Retry-After and wait in their browsers.
 6. watch through the release gate (python -m drafty_bird.ops.gate): 0 promote, 1 roll back,
-   2 inconclusive (retried, then rolled back: never promote without evidence). The watch
+   2 inconclusive (retried, then rolled back: never promote without evidence), 64 the gate's
+   usage error (rolled back at once: a wrong command line does not fix itself). The watch
    starts once green writes, so a window no longer than --watch-seconds sees no handover 503s.
 7. promote = the label swap (green becomes blue for the next release); blue stays listed,
    inactive, for a manual rollback.
@@ -38,7 +39,7 @@ import sys
 import tempfile
 import time
 
-from drafty_bird.ops.gate import PROMOTE, ROLL_BACK
+from drafty_bird.ops.gate import PROMOTE, ROLL_BACK, USAGE
 from infra.scripts import smoke
 from infra.scripts.azcli import CommandError, ContainerApp, prometheus_token, serving_revision, write_private
 
@@ -93,6 +94,12 @@ def watch(args: argparse.Namespace, revision: str, token_file: str | None) -> in
         print(f"gate round {round_no}: exit {verdict}", flush=True)
         if verdict in (PROMOTE, ROLL_BACK):
             return verdict
+        if verdict == USAGE:
+            print(
+                "the gate refused its command line (usage error): rolling back; fix --gate-cmd or its arguments",
+                flush=True,
+            )
+            return ROLL_BACK
     print("gate stayed inconclusive: rolling back (never promote without evidence)", flush=True)
     return ROLL_BACK
 

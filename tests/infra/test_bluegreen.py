@@ -267,6 +267,18 @@ def test_real_gate_with_unreachable_prometheus_leads_to_rollback(tmp_path: Path,
     assert label_weights(fake)[-1] == ["blue=100", "green=0"]
 
 
+def test_gate_usage_error_rolls_back_at_once_without_retrying(tmp_path: Path, healthy: RunningServer) -> None:
+    # The real gate with a misspelt option: retrying cannot help, so no second round.
+    fake = FakeAzure.create(tmp_path, initial_state())
+    gate = f"{sys.executable} -m drafty_bird.ops.gate --attempts 1 --max-p99-msec 500"
+    result = release(fake, healthy.url, [0], "--gate-rounds", "3", gate_cmd=gate)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gate round 1: exit 64" in result.stdout and "gate round 2" not in result.stdout
+    assert "usage error" in result.stdout
+    assert label_weights(fake)[-1] == ["blue=100", "green=0"]
+    assert fake.state()["revisions"][GREEN]["active"] is False
+
+
 def test_azure_failure_just_before_the_switch_leaves_blue_serving(tmp_path: Path, healthy: RunningServer) -> None:
     fake = FakeAzure.create(tmp_path, initial_state(fail=["account get-access-token"]))
     result = release(fake, healthy.url, [0])
