@@ -16,6 +16,7 @@ from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
 from drafty_bird.ops.lifecycle import Lifecycle
+from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN, CannotListen, check_listen
 from drafty_bird.ops.logging import configure_logging
 from drafty_bird.ops.metrics_middleware import MetricsMiddleware
 from drafty_bird.ops.ratelimit import RateLimitMiddleware
@@ -100,6 +101,16 @@ def build(settings: Settings) -> Lifecycle:
 def serve() -> None:
     try:
         settings = load_settings()
+    except SettingsError as exc:
+        print(f"drafty-bird: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        # Before build(): a second instance on a busy port must not open the DB or take the lease.
+        check_listen(settings.host, settings.port)
+    except CannotListen as exc:
+        print(f"drafty-bird: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CANNOT_LISTEN) from None
+    try:
         build(settings)
     except SettingsError as exc:
         print(f"drafty-bird: {exc}", file=sys.stderr)
