@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from drafty_bird.data.models import ErrorBody, GameStart, Leaderboard, ScoreCreate, ScoreResult
+from drafty_bird.data.models import MAX_LEADERBOARD_LIMIT, ErrorBody, GameStart, Leaderboard, ScoreCreate, ScoreResult
 from drafty_bird.leaderboard import LeaderboardService
 
 
@@ -49,5 +49,7 @@ async def post_score(entry: ScoreCreate, response: Response, service: ServiceDep
 
 
 @router.get("/leaderboard", response_model=Leaderboard, summary="Top scores: score desc, then earliest first")
-async def leaderboard(service: ServiceDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Leaderboard:
+async def leaderboard(
+    service: ServiceDep, limit: Annotated[int, Query(ge=1, le=MAX_LEADERBOARD_LIMIT)] = 10
+) -> Leaderboard:
     return await service.leaderboard(limit)

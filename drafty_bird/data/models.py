@@ -18,8 +18,18 @@ MAX_PLAYER_LEN = 24
 # No honest run gets near this: one point per duct at ~1.5 s per duct is ~40 h of play.
 MAX_SCORE = 100_000
 MAX_INPUTS = 5_000
+MAX_LEADERBOARD_LIMIT = 100
 DEFAULT_PLAYER = "Guest"
 RUN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+# What a 422 says about each field, whatever the validator's complaint: the page shows
+# it to the player as is (ops/errors.py). Beside the rules, so both change together.
+FIELD_RULES = {
+    "score": f"score must be a whole number from 0 to {MAX_SCORE:,}",
+    "run_id": "run_id must be 1 to 64 letters, digits, dots, dashes or underscores",
+    "inputs": f"inputs must be a list of at most {MAX_INPUTS:,} whole numbers, none below 0",
+    "limit": f"limit must be a whole number from 1 to {MAX_LEADERBOARD_LIMIT}",
+}
 
 # Control, format (zero-width, bidi overrides, BOM), surrogate, private-use, unassigned.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
@@ -49,7 +59,7 @@ def clean_player_name(raw: str | None) -> str:
     if len(name) > MAX_PLAYER_LEN:
         raise ValueError(f"player must be at most {MAX_PLAYER_LEN} characters")
     if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
-        raise ValueError("player contains control, zero-width or bidi characters")
+        raise ValueError("player must not contain control, zero-width or bidi characters")
     if "<" in name or ">" in name:
         raise ValueError("player must not contain < or >")
     return re.sub(r"\s+", " ", name)
@@ -113,7 +123,7 @@ class ScoreCreate(BaseModel):
     def _clean_player(cls, value: object) -> object:
         if value is None or isinstance(value, str):
             return clean_player_name(value)
-        raise ValueError("player must be a string")
+        raise ValueError(f"player must be text, or left out to play as {DEFAULT_PLAYER}")
 
 
 class ScoreRead(BaseModel):

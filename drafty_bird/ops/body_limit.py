@@ -59,4 +59,5 @@ class BodySizeLimitMiddleware:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        await send_json(send, 413, error_body(f"Request body larger than {self.max_bytes} bytes"))
+        message = f"The request body is too large: at most {self.max_bytes:,} bytes"
+        await send_json(send, 413, error_body(message))
