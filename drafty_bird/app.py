@@ -11,7 +11,7 @@ from nicegui import app, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops import chaos, chaos_admin, health, metrics, metrics_endpoint, storage_metrics, tracing
+from drafty_bird.ops import chaos, chaos_admin, docs, health, metrics, metrics_endpoint, storage_metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
@@ -85,6 +85,7 @@ def build(settings: Settings) -> Lifecycle:
     install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
+    docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
     register_pages(service, test_hooks=settings.game_test_hooks)
 
     lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages
@@ -122,7 +123,7 @@ def serve() -> None:
         reload=False,
         show=False,
         show_welcome_message=False,
-        fastapi_docs=True,
+        fastapi_docs=False,  # ops/docs.py serves them without a CDN
         tailwind=False,
         # Our JSON handler formats uvicorn's lines; our middleware writes the access log.
         log_config=None,
