@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--db", type=Path, default=None, help="database file (default SCORE_DB_PATH)")
     r = sub.add_parser("restore", help="replace the leaderboard file with a backup")
     r.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE")
-    r.add_argument("--force", action="store_true", help="restore even while another process holds the writer lease")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even while another process holds the writer lease; a running server then goes"
+        " not ready until restarted",
+    )
     r.add_argument("--db", type=Path, default=None, help="database file (default SCORE_DB_PATH)")
     m = sub.add_parser("migrate-db", help="copy the leaderboard to another database (SQLite to PostgreSQL)")
     m.add_argument("--from", dest="source", required=True, metavar="URL", help="e.g. sqlite:////data/db.sqlite")

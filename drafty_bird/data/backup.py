@@ -8,7 +8,8 @@ gets its final name, then only the newest `keep` backups are kept.
 
 restore: verifies the backup, takes the writer lease so no server writes meanwhile
 (refuses when another process holds it, unless --force), keeps a copy of the file it
-replaces, then swaps the new file in with one rename.
+replaces, then swaps the new file in with one rename. Under --force a running server
+sees the new inode (data/store.py) and goes not ready until it is restarted.
 """
 
 import asyncio
@@ -137,7 +138,11 @@ def restore(
         who = f"another process holds the writer lease ({holder.owner})" if holder else "cannot take the writer lease"
         if not force:
             raise BackupError(f"{who}; stop it or wait for expiry, or pass --force")
-        progress(f"--force: {who}; restoring anyway")
+        progress(
+            f"--force: {who}; restoring anyway. A server using this file notices the swap on its next"
+            " readiness check or write, answers /readyz 503 and refuses writes (503) until restarted:"
+            " restart it now"
+        )
     try:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         kept = None

@@ -50,6 +50,12 @@ class StorageWriteFailed(StorageUnavailable):
     retry_after_s = 10
 
 
+class StorageReplaced(StorageUnavailable):
+    """The DB file was swapped under the open connections (a restore): restart to serve the new one."""
+
+    retry_after_s = 10
+
+
 class StorageCorrupt(StorageUnavailable):
     """PRAGMA quick_check failed or the file is not a database: left untouched for an operator."""
 

@@ -15,6 +15,7 @@ read-only disk, or on a corrupt file is refused and nothing changes.
 import asyncio
 import functools
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,15 @@ from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from drafty_bird.data.engine import PgOptions, make_engine, migrate, open_database, quick_check, schema_is_current
-from drafty_bird.data.errors import NotWriter, StorageCorrupt, StorageUnavailable, StorageWriteFailed, classify, is_busy
+from drafty_bird.data.errors import (
+    NotWriter,
+    StorageCorrupt,
+    StorageReplaced,
+    StorageUnavailable,
+    StorageWriteFailed,
+    classify,
+    is_busy,
+)
 from drafty_bird.data.lease import WriterLease
 from drafty_bird.data.models import Score, ScoreCount, utcnow
 
@@ -88,6 +97,10 @@ class ScoreStore:
         self.corrupt: str | None = None
         # False while migrations are pending: only the lease holder migrates, then writes.
         self.schema_current = True
+        # The SQLite file as opened: a restore swaps in a new file (new inode) under the
+        # open connections. Set once that is seen; nothing is served until a restart.
+        self.replaced: str | None = None
+        self._file, self._file_id = _file_identity(engine)
         self._write_pool = ThreadPoolExecutor(write_threads, thread_name_prefix="db-write")
         # One in-memory connection cannot be shared between threads: everything on one.
         # On PostgreSQL reads and writes share the threads, one per pooled connection, so no
@@ -98,6 +111,8 @@ class ScoreStore:
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
         if self.unavailable is not None:
             raise self.unavailable
+        if self.replaced is not None:
+            raise StorageReplaced(self.replaced)
         return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(self._guarded, fn, *args))
 
     def _guarded(self, fn: Callable[..., T], *args: object) -> T:
@@ -105,6 +120,8 @@ class ScoreStore:
         try:
             return _busy_retries()(fn, *args)
         except (DBAPIError, PoolTimeout, OSError) as exc:
+            # SQLite refuses writes to a file renamed away ("readonly database"): say why.
+            self._check_file()
             domain = classify(exc)
             if domain is None:
                 raise
@@ -117,12 +134,32 @@ class ScoreStore:
 
     def healthy(self) -> bool:
         """Storage usable for reads (the storage_ready metric); writes may still be refused."""
-        return self.unavailable is None and self.corrupt is None
+        return self.unavailable is None and self.corrupt is None and self.replaced is None
 
     def is_writer(self) -> bool:
-        return self.unavailable is None and (self.lease is None or self.lease.held())
+        return self.unavailable is None and self.replaced is None and (self.lease is None or self.lease.held())
+
+    def _check_file(self) -> None:
+        """Worker thread: has the file been replaced since it was opened? (one stat)"""
+        if self._file is None or self.replaced is not None:
+            return
+        try:
+            now = _stat_id(self._file)
+        except FileNotFoundError:
+            now = None
+        if now == self._file_id:
+            return
+        self.replaced = (
+            f"{self._file} was replaced or removed while open (a restore?): restart this process to serve it"
+        )
+        if self.lease is not None:
+            self.lease.stop_writing()  # a process that cannot serve must not keep others from writing
+        log.error("database file replaced: not ready until restarted", extra={"db": str(self._file)})
+        raise StorageReplaced(self.replaced)
 
     def _require_writer(self) -> None:
+        if self.replaced is not None:
+            raise StorageReplaced(self.replaced)
         if self.lease is not None and not self.lease.held():
             raise NotWriter("another instance holds the writer lease; retry shortly")
         if not self.schema_current:
@@ -146,8 +183,9 @@ class ScoreStore:
         old_pools = {self._write_pool, self._read_pool}
         self.engine, self.lease, self.writer_id = other.engine, other.lease, other.writer_id
         self._write_pool, self._read_pool = other._write_pool, other._read_pool
-        self.unavailable = self.corrupt = self.degraded = None
+        self.unavailable = self.corrupt = self.degraded = self.replaced = None
         self.schema_current = other.schema_current
+        self._file, self._file_id = other._file, other._file_id
         for pool in old_pools:
             pool.shutdown(wait=False)
 
@@ -191,7 +229,9 @@ class ScoreStore:
                     session.execute(
                         text("SELECT pg_notify(:channel, :version)"), {"channel": TOP_CHANNEL, "version": str(new_id)}
                     )
-                # Checked again at the last moment: the lease may have lapsed while queued.
+                # Checked again at the last moment: the lease may have lapsed while queued,
+                # or a restore swapped the file (a commit would land in the old one).
+                self._check_file()
                 self._require_writer()
                 session.commit()
                 row = Score(
@@ -269,10 +309,28 @@ class ScoreStore:
             return self._high_score_in(session)
 
     def _ping(self) -> None:
+        self._check_file()
         with self.engine.connect() as conn:
             # Reads a real table: a replaced or corrupted file fails here, not just "SELECT 1".
             conn.execute(text("SELECT version_num FROM alembic_version LIMIT 1"))
         self.corrupt = None
+
+
+def _stat_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _file_identity(engine: Engine) -> tuple[Path | None, tuple[int, int] | None]:
+    """The SQLite file behind the engine and its (device, inode); (None, None) otherwise."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return None, None
+    path = Path(database)
+    try:
+        return path, _stat_id(path)
+    except FileNotFoundError:
+        return path, None
 
 
 def open_store(

@@ -106,3 +106,46 @@ def test_periodic_backups_by_the_writer_keep_the_newest(tmp_path) -> None:
         files = list(backups.glob("db-*.sqlite"))
     assert len(files) == 2
     assert all(integrity(f) == ["ok"] for f in files)
+
+
+def test_forced_restore_under_a_running_server_makes_it_not_ready_until_restarted(tmp_path) -> None:
+    with start_server(tmp_path) as server:
+        http = httpx.Client(base_url=server.url, timeout=10)
+        assert http.post("/score", json={"score": 5, "run_id": "one"}).status_code == 201
+        backup = cli("backup", "--to", str(tmp_path / "b"), db=server.db_path)
+        assert backup.returncode == 0, backup.stderr
+        assert http.post("/score", json={"score": 6, "run_id": "two"}).status_code == 201
+
+        forced = cli("restore", "--from", backup.stdout.strip(), "--force", db=server.db_path)
+        assert forced.returncode == 0, forced.stderr
+        assert "holds the writer lease" in forced.stderr and "restart it now" in forced.stderr
+
+        # The next write must not be acknowledged into the replaced file, nor land anywhere.
+        refused = http.post("/score", json={"score": 7, "run_id": "three"})
+        assert refused.status_code == 503 and refused.headers["retry-after"], refused.text
+        assert "restart this process" in refused.json()["error"]
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and "replaced" in ready.json()["reason"], ready.text
+        assert http.get("/leaderboard").status_code == 503  # no reads from the old file either
+        assert "drafty_bird_storage_ready 0.0" in http.get("/metrics").text
+        assert any(ln.get("message") == "database file replaced: not ready until restarted" for ln in server.logs())
+        assert server.stop() == 0
+    assert count(server.db_path) == 1  # the backup's one row; "two" is in the kept file
+
+    # Restarted: serves the restored file, and the refused score, retried, lands there.
+    with start_server(tmp_path, db_path=server.db_path, name="restarted") as again:
+        http = httpx.Client(base_url=again.url, timeout=10)
+        assert http.get("/readyz").json()["writer"] is True
+        assert http.post("/score", json={"score": 7, "run_id": "three"}).status_code == 201
+        assert [row["score"] for row in http.get("/leaderboard").json()["leaderboard"]] == [7, 5]
+
+
+def test_readiness_alone_notices_a_forced_restore(tmp_path) -> None:
+    # No write after the swap: the readiness probe (what ACA polls) must see it by itself.
+    with start_server(tmp_path) as server:
+        assert httpx.post(server.url + "/score", json={"score": 5, "run_id": "one"}).status_code == 201
+        backup = cli("backup", "--to", str(tmp_path / "b"), db=server.db_path)
+        assert cli("restore", "--from", backup.stdout.strip(), "--force", db=server.db_path).returncode == 0
+        ready = httpx.get(server.url + "/readyz", timeout=10)
+        assert ready.status_code == 503 and "restart this process" in ready.json()["reason"], ready.text
+        assert ready.json()["status"] == "not_ready"
