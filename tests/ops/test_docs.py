@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.server import RunningServer, start_server
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -40,7 +40,7 @@ def offline_browser() -> Iterator[Browser]:
         launched.close()
 
 
-def open_offline(browser: Browser, url: str) -> tuple[object, list[str]]:
+def open_offline(browser: Browser, url: str) -> tuple[Page, list[str]]:
     page = browser.new_page()
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).hostname not in LOCAL else None)
