@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Column, DateTime, Index, String, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 MAX_PLAYER_LEN = 24
@@ -19,6 +19,8 @@ MAX_PLAYER_LEN = 24
 MAX_SCORE = 100_000
 MAX_INPUTS = 5_000
 MAX_LEADERBOARD_LIMIT = 100
+MAX_TOKEN_LEN = 200
+MAX_TICKS_LEN = 16 * 1024  # the body limit caps it anyway; the decoder says "more than MAX_INPUTS"
 DEFAULT_PLAYER = "Guest"
 RUN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
@@ -84,6 +86,14 @@ class Score(SQLModel, table=True):
     run_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # Which process committed the row: lets crash tests prove there was one writer at a time.
     writer_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # True when the server replayed the run to this score (issue 11); rows from before,
+    # and scores taken with SCORE_VERIFICATION=off, are False.
+    verified: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false(), default=False)
+    )
+    # The run's encoded flap ticks (replay/ticks.py), kept so a retry can be told from a
+    # reused token and a run can be replayed again later.
+    ticks: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ScoreCount(SQLModel, table=True):
@@ -115,7 +125,13 @@ class ScoreCreate(BaseModel):
     score: StrictScore
     run_id: str | None = PydanticField(None, pattern=RUN_ID_PATTERN, description="Retries with the same id store once.")
     inputs: list[Annotated[int, PydanticField(strict=True, ge=0)]] | None = PydanticField(
-        None, max_length=MAX_INPUTS, description="Flap tick numbers of the run, for later replay."
+        None, max_length=MAX_INPUTS, description="Legacy: flap ticks as a JSON list (not replayed; use ticks)."
+    )
+    # Replay verification (SCORE_VERIFICATION=required): what /game-start gave, and the flaps.
+    token: str | None = PydanticField(None, max_length=MAX_TOKEN_LEN, description="The run token from /game-start.")
+    seed: int | None = PydanticField(None, strict=True, ge=0, le=2**32 - 1, description="The run's seed.")
+    ticks: str | None = PydanticField(
+        None, max_length=MAX_TICKS_LEN, description="Flap ticks, encoded as drafty_bird/ui/ticks.js does."
     )
 
     @field_validator("player", mode="before")
@@ -142,6 +158,7 @@ class ScoreResult(BaseModel):
     rank: int
     total: int = PydanticField(description="Scores on the board, for 'rank #N of M'.")
     duplicate: bool = PydanticField(False, description="True when this run_id was stored before.")
+    verified: bool = PydanticField(False, description="True when the server replayed the run to this score.")
 
 
 class Leaderboard(BaseModel):
@@ -152,6 +169,7 @@ class GameStart(BaseModel):
     accepted: bool = True
     run_id: str
     seed: int
+    token: str = PydanticField(description="Send back with the run's score: binds run_id, seed and start time.")
 
 
 class ErrorBody(BaseModel):

@@ -195,9 +195,11 @@ class ScoreStore:
 
     # ------------------------------------------------------------ async API
 
-    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+    async def add(
+        self, player: str, score: int, run_id: str | None, *, verified: bool = False, ticks: str | None = None
+    ) -> StoredScore:
         self._require_writer()
-        return await self._run(self._write_pool, self._add, player, score, run_id)
+        return await self._run(self._write_pool, self._add, player, score, run_id, verified, ticks)
 
     async def top(self, limit: int) -> list[Row]:
         return await self._run(self._read_pool, self._top, limit)
@@ -216,11 +218,15 @@ class ScoreStore:
 
     # ------------------------------------------------------------ SQL (worker threads)
 
-    def _add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+    def _add(
+        self, player: str, score: int, run_id: str | None, verified: bool = False, ticks: str | None = None
+    ) -> StoredScore:
         with Session(self.engine, expire_on_commit=False) as session:
             created_at = utcnow()
             # One statement decides "new or retry", even with another writer racing on the same run_id.
-            new_id = session.execute(self._insert_new(player, score, run_id, created_at)).scalar_one_or_none()
+            new_id = session.execute(
+                self._insert_new(player, score, run_id, created_at, verified, ticks)
+            ).scalar_one_or_none()
             if new_id is not None:
                 session.execute(self._count_upsert(score))
                 if self.engine.dialect.name == "postgresql" and self._rank(session, score) <= TOP_NOTIFY_SIZE:
@@ -241,6 +247,8 @@ class ScoreStore:
                     run_id=run_id,
                     created_at=created_at,
                     writer_id=self.writer_id,
+                    verified=verified,
+                    ticks=ticks,
                 )
             else:
                 session.rollback()
@@ -257,7 +265,15 @@ class ScoreStore:
                 total=self._total(session),
             )
 
-    def _insert_new(self, player: str, score: int, run_id: str | None, created_at: datetime) -> ReturningInsert:
+    def _insert_new(
+        self,
+        player: str,
+        score: int,
+        run_id: str | None,
+        created_at: datetime,
+        verified: bool = False,
+        ticks: str | None = None,
+    ) -> ReturningInsert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         values = {
             "player": player,
@@ -265,6 +281,8 @@ class ScoreStore:
             "run_id": run_id,
             "created_at": created_at,
             "writer_id": self.writer_id,
+            "verified": verified,
+            "ticks": ticks,
         }
         stmt = insert(Score).values(**values)
         return stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(col(Score.id))

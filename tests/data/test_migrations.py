@@ -1,6 +1,7 @@
 """Alembic: one history for SQLite and PostgreSQL. From an empty database and from every
 earlier revision to head, idempotent, and in sync with the models, on both dialects."""
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from sqlmodel import SQLModel
 
 from drafty_bird.data import models
 from drafty_bird.data.engine import make_engine, migrate, revisions, schema_is_current
+from drafty_bird.data.store import ScoreStore
 from tests.pg import throwaway_db
 
 
@@ -102,3 +104,27 @@ def test_top_n_uses_the_index_on_postgresql() -> None:
             )
         engine.dispose()
     assert "ix_scores_rank" in plan, plan
+
+
+def test_rows_stored_before_verification_are_kept_unverified_and_shown(engine: Engine) -> None:
+    """0001 -> 0002 (scores.verified, scores.ticks): old rows stay, verified false, on the board."""
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO scores (player, score, created_at, run_id)"
+                " VALUES ('Old', 12, :t, 'r1'), ('Older', 30, :t, NULL)"
+            ),
+            {"t": models.utcnow()},
+        )
+        conn.execute(text("INSERT INTO score_counts (score, n) VALUES (12, 1), (30, 1)"))
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT player, verified, ticks FROM scores ORDER BY id")).all()
+    assert [(p, bool(v), t) for p, v, t in rows] == [("Old", False, None), ("Older", False, None)]
+    store = ScoreStore(engine)
+    try:
+        top = asyncio.run(store.top(10))
+    finally:
+        store.close()
+    assert [(r.player, r.score) for r in top] == [("Older", 30), ("Old", 12)]
