@@ -3,9 +3,12 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from drafty_bird.data.models import MAX_LEADERBOARD_LIMIT, ErrorBody, GameStart, Leaderboard, ScoreCreate, ScoreResult
 from drafty_bird.leaderboard import LeaderboardService
+from drafty_bird.ops.logging import request_id_var
+from drafty_bird.replay.verify import RunRefused
 
 
 def get_service(request: Request) -> LeaderboardService:
@@ -37,12 +40,20 @@ async def game_start(service: ServiceDep) -> GameStart:
     "/score",
     status_code=201,
     response_model=ScoreResult,
-    summary="Store a finished run's score (idempotent per run_id)",
+    summary="Store a finished run's replayed score (idempotent per run_id)",
+    description="With SCORE_VERIFICATION=required (the default) the body carries the run token and seed from "
+    "/game-start and the encoded flap ticks; the server replays the run and stores the replay's score. A refused "
+    "run is a 422 with a `reason` (missing_token, bad_token, expired_token, reused_token, seed_mismatch, "
+    "malformed_inputs, too_fast, score_mismatch) and nothing is stored.",
     dependencies=[Depends(require_json)],
     responses={200: {"model": ScoreResult, "description": "This run_id was stored before; nothing new stored."}},
 )
-async def post_score(entry: ScoreCreate, response: Response, service: ServiceDep) -> ScoreResult:
-    result = await service.submit(entry)
+async def post_score(entry: ScoreCreate, response: Response, service: ServiceDep) -> ScoreResult | JSONResponse:
+    try:
+        result = await service.submit(entry)
+    except RunRefused as exc:
+        # The replay refused the run: nothing stored; the client must not retry it.
+        return JSONResponse({"error": str(exc), "reason": exc.reason, "request_id": request_id_var.get() or ""}, 422)
     if result.duplicate:
         response.status_code = 200
     return result

@@ -23,6 +23,7 @@ from drafty_bird.ops.ratelimit import RateLimitMiddleware
 from drafty_bird.ops.timed_store import TimedStore
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from drafty_bird.ui.pages import register_pages
+from drafty_bird.verification import ScoreVerifier
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,16 @@ def build(settings: Settings) -> Lifecycle:
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
     # The proxy times every store call; off with instrumentation, for the benchmark.
-    service = LeaderboardService(TimedStore(store) if settings.instrumentation_enabled else store, events=metrics)
+    verifier = ScoreVerifier.from_settings(
+        mode=settings.score_verification,
+        secret=settings.run_token_secret.get_secret_value() if settings.run_token_secret else None,
+        previous=settings.run_token_secret_previous.get_secret_value() if settings.run_token_secret_previous else None,
+        previous_until=settings.run_token_previous_until,
+        ttl_s=settings.run_token_ttl_s,
+    )
+    service = LeaderboardService(
+        TimedStore(store) if settings.instrumentation_enabled else store, events=metrics, verifier=verifier
+    )
     storage_metrics.bind(ready=store.healthy, degraded=lifecycle.degraded, writer=store.is_writer)
 
     app.state.leaderboard = service
@@ -91,6 +101,7 @@ def build(settings: Settings) -> Lifecycle:
     lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages
     app.on_startup(lifecycle.start)
     app.on_shutdown(lifecycle.stop)
+    app.on_shutdown(verifier.close)  # the replay worker processes
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))
     log.info(
         "starting",

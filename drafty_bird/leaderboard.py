@@ -10,7 +10,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from opentelemetry import trace
 from sqlalchemy import Row
@@ -18,6 +18,8 @@ from sqlalchemy import Row
 from drafty_bird.data.errors import StorageUnavailable
 from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
 from drafty_bird.data.store import StoredScore
+from drafty_bird.replay.verify import RunRefused
+from drafty_bird.verification import ScoreVerifier, Verified
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -29,7 +31,9 @@ TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
 class Scores(Protocol):
     """What the service needs of a store: ScoreStore, or ops.timed_store.TimedStore wrapping one."""
 
-    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore: ...
+    async def add(
+        self, player: str, score: int, run_id: str | None, *, verified: bool = False, ticks: str | None = None
+    ) -> StoredScore: ...
     async def top(self, limit: int) -> list[Row]: ...
     async def high_score(self) -> int: ...
 
@@ -42,6 +46,8 @@ class ScoreEvents(Protocol):
     def score_submitted(self, result: str) -> None: ...
 
     def set_high_score(self, score: int) -> None: ...
+
+    def score_refused(self, reason: str) -> None: ...
 
 
 class NoEvents:
@@ -56,6 +62,9 @@ class NoEvents:
     def set_high_score(self, score: int) -> None:
         pass
 
+    def score_refused(self, reason: str) -> None:
+        pass
+
 
 def failure_result(exc: BaseException) -> str:
     """A store failure as a submission result: the StorageUnavailable family (503 + Retry-After) is a refusal."""
@@ -63,27 +72,41 @@ def failure_result(exc: BaseException) -> str:
 
 
 class LeaderboardService:
-    def __init__(self, store: Scores, events: ScoreEvents | None = None) -> None:
+    def __init__(self, store: Scores, events: ScoreEvents | None = None, verifier: ScoreVerifier | None = None) -> None:
         self.store = store
         self.events = events or NoEvents()
+        # Without a verifier (unit tests of storage and boards) scores are taken as sent.
+        self.verifier = verifier or ScoreVerifier.from_settings(
+            mode="off", secret=secrets.token_hex(32), previous=None, previous_until=None, ttl_s=86_400
+        )
         self._listeners: list[TopListener] = []
 
     async def start_game(self) -> GameStart:
         # The seed drives the browser's deterministic obstacle course for this run.
         self.events.game_started()
-        return GameStart(run_id=uuid.uuid4().hex, seed=secrets.randbelow(2**31))
+        run_id, seed = uuid.uuid4().hex, secrets.randbelow(2**31)
+        return GameStart(run_id=run_id, seed=seed, token=self.verifier.issue(run_id, seed))
 
     async def submit(self, entry: ScoreCreate) -> ScoreResult:
         # Counted here, not in the route, so scores from the page and the API count alike.
         with tracer.start_as_current_span("score.submit", attributes={"score": entry.score}) as span:
+            verified = await self._verify(entry, span) if self.verifier.required else None
             try:
                 assert entry.player is not None  # ScoreCreate's validator turns a missing name into the default
-                stored = await self.store.add(entry.player, entry.score, entry.run_id)
+                if verified is None:
+                    stored = await self.store.add(entry.player, entry.score, entry.run_id)
+                else:
+                    stored = await self.store.add(
+                        entry.player, verified.replayed.score, verified.run_id, verified=True, ticks=verified.ticks
+                    )
             except Exception as exc:
                 failed = failure_result(exc)
                 span.set_attribute("result", failed)
                 self.events.score_submitted(failed)
                 raise
+            if verified is not None and stored.duplicate and stored.row.ticks != verified.ticks:
+                # The token's run is stored already, from other inputs: not a retry of it.
+                self._refused(span, RunRefused("reused_token", "run token was already used for another run"))
             outcome = "duplicate" if stored.duplicate else "stored"
             span.set_attribute("result", outcome)
             self.events.score_submitted(outcome)
@@ -95,10 +118,27 @@ class LeaderboardService:
             rank=stored.rank,
             total=stored.total,
             duplicate=stored.duplicate,
+            verified=row.verified,
         )
         if not stored.duplicate and stored.rank <= LIVE_BOARD_SIZE:
             await self.broadcast_top()
         return result
+
+    async def _verify(self, entry: ScoreCreate, span: trace.Span) -> Verified:
+        try:
+            verified = await self.verifier.verify(entry)
+        except RunRefused as exc:
+            self._refused(span, exc)
+        span.set_attribute("score.replayed", verified.replayed.score)
+        span.set_attribute("score.replay_ticks", verified.replayed.ticks)
+        return verified
+
+    def _refused(self, span: trace.Span, exc: RunRefused) -> NoReturn:
+        span.set_attribute("result", "refused")
+        span.set_attribute("score.refused_reason", exc.reason)
+        self.events.score_refused(exc.reason)
+        log.info("score refused", extra={"reason": exc.reason, "error": str(exc)})
+        raise exc
 
     async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
         with tracer.start_as_current_span("leaderboard.query", attributes={"limit": limit}) as span:

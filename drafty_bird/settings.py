@@ -4,10 +4,11 @@ Names follow the original Node service so existing deployments keep working.
 """
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from drafty_bird.config_types import ChaosConfig, ErrorRate, LatencyMs, check_latency_order, parse_limit, parse_routes
@@ -56,6 +57,18 @@ class Settings(BaseSettings):
     rate_limit_game_start: str = "120/minute"
     trusted_proxies: str = "127.0.0.1,::1"
 
+    # Score verification (issue 11). required: POST /score needs the run token and ticks and
+    # stores the server's replay of the run; off: the original {"player","score"} contract.
+    score_verification: Literal["required", "off"] = "required"
+    # HMAC key of run tokens (Key Vault in production). Unset: a random per-process key and a
+    # warning; its tokens die with the process and are refused by other replicas.
+    run_token_secret: SecretStr | None = None
+    # Rotation: the old key still verifies until RUN_TOKEN_PREVIOUS_UNTIL (a UTC time).
+    run_token_secret_previous: SecretStr | None = None
+    run_token_previous_until: datetime | None = None
+    # A token older than this is refused (covers the longest run plus the offline queue).
+    run_token_ttl_s: int = Field(86_400, ge=60, le=7 * 86_400)
+
     # Exposes window.__draftyBird in the page so Playwright can read game state.
     game_test_hooks: bool = False
 
@@ -88,6 +101,7 @@ class Settings(BaseSettings):
         "sqlite_journal_mode",
         "otel_exporter_otlp_protocol",
         "database_auth",
+        "score_verification",
         mode="before",
     )
     @classmethod
@@ -118,6 +132,21 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters (use a random secret)")
         return value
+
+    @field_validator("run_token_secret", "run_token_secret_previous")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (use a random secret)")
+        return value
+
+    @model_validator(mode="after")
+    def _previous_key_has_a_window(self) -> "Settings":
+        if self.run_token_secret_previous is not None and self.run_token_previous_until is None:
+            raise ValueError("RUN_TOKEN_SECRET_PREVIOUS needs RUN_TOKEN_PREVIOUS_UNTIL (when the old key stops)")
+        if self.run_token_secret_previous is not None and self.run_token_secret is None:
+            raise ValueError("RUN_TOKEN_SECRET_PREVIOUS needs RUN_TOKEN_SECRET (the new key)")
+        return self
 
     @field_validator("chaos_routes")
     @classmethod
@@ -159,8 +188,11 @@ class SettingsError(Exception):
 
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-    secret = name.endswith("TOKEN") or name == "DATABASE_URL"  # a URL may carry a password
+    if not err["loc"]:  # a check across fields: its input is every setting, secrets included
+        return f"invalid settings: {str(err['msg']).removeprefix('Value error, ')}"
+    name = str(err["loc"][0]).upper()
+    # A URL may carry a password.
+    secret = name.endswith(("TOKEN", "SECRET", "SECRET_PREVIOUS")) or name == "DATABASE_URL"
     shown = "<redacted>" if secret else repr(err.get("input"))  # never echo a secret
     return f"invalid {name}={shown}: {err['msg']}"
 

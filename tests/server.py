@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_RUN_TOKEN_SECRET = "test-only-run-token-secret-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -41,6 +42,11 @@ def server_env(db_path: Path, port: int, env: dict[str, str] | None = None) -> d
         # tests flaky. Rate-limit tests set RATE_LIMIT_* themselves.
         RATE_LIMIT_SCORE="off",
         RATE_LIMIT_GAME_START="off",
+        # Storage, metrics and chaos suites post bare scores: the original contract. Suites
+        # about verification, and the browser games, set SCORE_VERIFICATION=required.
+        SCORE_VERIFICATION="off",
+        # A fixed key, as in production (Key Vault): tokens survive a test's server restart.
+        RUN_TOKEN_SECRET=TEST_RUN_TOKEN_SECRET,
     )
     base.update(env or {})
     return base

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from drafty_bird.replay.verify import REASONS as REFUSAL_REASONS
+
 log = logging.getLogger(__name__)
 
 # Around the 500 ms latency objective, so p99 > 0.5 s is read between real buckets.
@@ -46,6 +48,11 @@ DB_SECONDS = Histogram(
     ["op"],
     buckets=DB_BUCKETS,
 )
+SCORES_REJECTED = Counter(
+    "drafty_bird_scores_rejected_total",
+    "Runs refused by replay verification (422, nothing stored), by reason.",
+    ["reason"],
+)
 WS_CLIENTS = Gauge("drafty_bird_ws_clients", "Open game pages (NiceGUI clients with a live socket).")
 BUILD_INFO = Gauge("drafty_bird_build_info", "Always 1; the labels name the running build.", ["version", "revision"])
 
@@ -53,6 +60,8 @@ for _result in SUBMISSION_RESULTS:  # exported as 0 from the start, so rate() wo
     SCORE_SUBMISSIONS.labels(_result)
 for _type in ("error", "latency"):
     CHAOS_INJECTIONS.labels(_type)
+for _reason in REFUSAL_REASONS:
+    SCORES_REJECTED.labels(_reason)
 
 # POST /score outcomes: the service counts what it sees (stored, duplicate, store
 # errors); the middleware counts what never reached it (validation 4xx, 429, chaos 503).
@@ -67,6 +76,10 @@ def score_submitted(result: str) -> None:
     seen = submission_seen.get()
     if seen is not None:
         seen[0] = True
+
+
+def score_refused(reason: str) -> None:
+    SCORES_REJECTED.labels(reason if reason in REFUSAL_REASONS else "other").inc()
 
 
 def game_started() -> None:

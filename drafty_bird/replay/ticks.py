@@ -12,6 +12,7 @@ decode_ticks is strict: one encoding per tick list, so anything else is malforme
 
 import base64
 import re
+from collections.abc import Iterable
 
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 _MAX_VARINT_BYTES = 5  # 35 bits: far above any tick count this game can reach
@@ -21,7 +22,8 @@ class MalformedTicks(ValueError):
     """The encoded ticks are not the canonical encoding of a tick list within the limits."""
 
 
-def encode_ticks(ticks: "list[int] | tuple[int, ...]") -> str:
+def encode_ticks(ticks: Iterable[object]) -> str:
+    """Refuses (ValueError) anything but strictly increasing ints >= 0: the format has no other."""
     out = bytearray()
     prev = -1
     for t in ticks:
