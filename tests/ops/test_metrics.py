@@ -183,7 +183,9 @@ class _FailingStore:
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
 
-    async def add(self, player: str, score: int, run_id: str | None) -> StoredScore:
+    async def add(
+        self, player: str, score: int, run_id: str | None, *, verified: bool = False, ticks: str | None = None
+    ) -> StoredScore:
         raise self.exc
 
     async def top(self, limit: int) -> list[Row]:

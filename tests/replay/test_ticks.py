@@ -69,5 +69,5 @@ def test_malformed_encodings_are_refused_saying_why(text: str, why: str) -> None
 def test_the_encoder_refuses_what_the_format_cannot_say() -> None:
     for bad in ([3, 3], [5, 2], [-1], [1.5], [True]):
         with pytest.raises(ValueError, match="strictly increasing"):
-            encode_ticks(bad)  # type: ignore[arg-type]  # wrong types on purpose
+            encode_ticks(bad)
     assert node({"op": "encode", "lists": [[3, 3], [-1], [0.5]]}) == [{"error": "RangeError"}] * 3

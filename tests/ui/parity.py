@@ -13,6 +13,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ PHYSICS_JS = Path(physics.__file__).resolve().parents[1] / "ui" / "physics.js"
 EDGE_SEEDS = [0, 1, 2, 2**31 - 1, 2**31, 2**32 - 1, 2**32, -1, -(2**31)]
 
 
-def node(request: dict) -> object:
+def node(request: dict) -> Any:  # JSON: the shape depends on the op
     exe = shutil.which("node")
     if exe is None:
         pytest.fail("Node.js is required for the parity tests: apt-get install nodejs (make test does)")
@@ -52,7 +53,8 @@ def _bits(x: float | None) -> str:
 
 def _random_flaps(rng: random.Random, density: float, horizon: int) -> list[int]:
     # Geometric gaps: the same as a coin per tick, without one random() per tick.
-    flaps, t = [], -1
+    flaps: list[int] = []
+    t = -1
     while True:
         t += 1 + int(math.log(1.0 - rng.random()) / math.log(1.0 - density))
         if t >= horizon:
@@ -82,7 +84,7 @@ def corpus(n_random: int = 7_000, n_autopilot: int = 2_900) -> list[dict]:
         flaps = _random_flaps(rng, 0.06, 600)
         cases.append({"seed": s, "flaps": [*sorted(flaps * 2, reverse=True), 10**6]})
 
-    specs = []
+    specs: list[dict[str, float]] = []
     for s in seeds(n_autopilot):
         roll = rng.random()
         stop = rng.randrange(600) if roll < 0.7 else rng.randrange(600, 2_400) if roll < 0.96 else rng.randrange(9_000)
@@ -97,7 +99,7 @@ def corpus(n_random: int = 7_000, n_autopilot: int = 2_900) -> list[dict]:
             }
         )
     # Exactly MAX_INPUTS flaps of a long autopilot run; and runs that reach MAX_TICKS.
-    long_specs = [
+    long_specs: list[dict[str, float]] = [
         {"seed": s, "margin": 8, "noise": 0, "noiseSeed": 1, "stopTick": physics.MAX_TICKS, "maxFlaps": cap}
         for s, cap in [(5, physics.MAX_INPUTS), (77, physics.MAX_INPUTS), (5, 10**6), (123456789, 10**6)]
     ]
