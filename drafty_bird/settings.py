@@ -133,6 +133,12 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (use a random secret)")
         return value
 
+    @field_validator("run_token_secret", "run_token_secret_previous", "run_token_previous_until", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # An empty value (e.g. an unset pipeline variable) means "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("run_token_secret", "run_token_secret_previous")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:

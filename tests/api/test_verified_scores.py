@@ -6,6 +6,7 @@ real too, so the module waits a few seconds once, for every run together). Each 
 is a 422 with its reason, stores nothing and is counted by reason in /metrics.
 """
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -211,3 +212,43 @@ def test_with_verification_off_a_bare_score_is_stored_as_before(tmp_path: Path) 
         assert response.status_code == 201
         assert response.json()["verified"] is False
         assert rows(off) == [("Guest", 5, None, 0)]
+
+
+def _no_flap_run(http: httpx.Client) -> dict:
+    """A run with no flaps: over in under a second, so it can be posted at once."""
+    run = start(http)
+    return body(run, [])
+
+
+@contextlib.contextmanager
+def served(tmp_path: Path, env: dict[str, str], name: str = "server") -> Iterator[tuple[RunningServer, httpx.Client]]:
+    """A server on the test's one DB file (each replaces the last, like a restart)."""
+    db = tmp_path / "data" / "db.sqlite"
+    with start_server(tmp_path, env=env, db_path=db, name=name) as srv, httpx.Client(base_url=srv.url) as http:
+        yield srv, http
+
+
+def test_a_rotated_key_keeps_runs_in_flight_until_its_window_closes(tmp_path: Path) -> None:
+    old, new = "old-run-token-secret-" + "o" * 20, "new-run-token-secret-" + "n" * 20
+    with served(tmp_path, {**REQUIRED, "RUN_TOKEN_SECRET": old}) as (_, http):
+        in_flight = [_no_flap_run(http) for _ in range(3)]
+    rotated = {**REQUIRED, "RUN_TOKEN_SECRET": new, "RUN_TOKEN_SECRET_PREVIOUS": old}
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    with served(tmp_path, {**rotated, "RUN_TOKEN_PREVIOUS_UNTIL": soon}) as (_, http):
+        assert http.post("/score", json=in_flight[0]).status_code == 201
+        fresh = _no_flap_run(http)  # signed with the new key
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+    with served(tmp_path, {**rotated, "RUN_TOKEN_PREVIOUS_UNTIL": past}) as (_, http):
+        assert http.post("/score", json=in_flight[1]).json()["reason"] == "bad_token"
+        assert http.post("/score", json=fresh).status_code == 201
+    with served(tmp_path, {**REQUIRED, "RUN_TOKEN_SECRET": new}) as (_, http):
+        assert http.post("/score", json=in_flight[2]).json()["reason"] == "bad_token"
+
+
+def test_without_a_secret_each_process_has_its_own_key_and_says_so(tmp_path: Path) -> None:
+    env = {**REQUIRED, "RUN_TOKEN_SECRET": ""}
+    with served(tmp_path, env, "first") as (first, http):
+        assert any("RUN_TOKEN_SECRET is unset" in line.get("message", "") for line in first.logs())
+        run = _no_flap_run(http)
+    with served(tmp_path, env, "second") as (_, http):
+        assert http.post("/score", json=run).json()["reason"] == "bad_token"
