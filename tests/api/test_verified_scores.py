@@ -18,8 +18,9 @@ import pytest
 from drafty_bird.replay import physics
 from drafty_bird.replay.ticks import encode_ticks
 from drafty_bird.replay.verify import tick_budget
+from tests.ops.otlp_receiver import HttpReceiver
 from tests.ops.scrape import scrape, value
-from tests.server import RunningServer, start_server
+from tests.server import RunningServer, start_server, wait_until
 from tests.ui.parity import node
 
 REQUIRED = {"SCORE_VERIFICATION": "required"}
@@ -252,3 +253,26 @@ def test_without_a_secret_each_process_has_its_own_key_and_says_so(tmp_path: Pat
         run = _no_flap_run(http)
     with served(tmp_path, env, "second") as (_, http):
         assert http.post("/score", json=run).json()["reason"] == "bad_token"
+
+
+def test_a_refusal_is_on_the_score_submit_span(tmp_path: Path) -> None:
+    env = {**REQUIRED, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    with (
+        HttpReceiver() as receiver,
+        served(tmp_path, {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}) as (
+            _,
+            http,
+        ),
+    ):
+        run = start(http)
+        response = http.post("/score", json=body(run, [], score=7))
+        assert response.json()["reason"] == "score_mismatch"
+
+        def submit_span() -> list:
+            return [s for s in receiver.snapshot() if s.name == "score.submit"]
+
+        wait_until(submit_span, 15, message="score.submit span")
+    (span,) = submit_span()
+    assert span.attributes["result"] == "refused"
+    assert span.attributes["score.refused_reason"] == "score_mismatch"
+    assert span.attributes["score"] == 7
