@@ -11,6 +11,7 @@ import { cleanPlayerName } from "player";
 import { createQueue } from "queue";
 import { createRenderer } from "renderer";
 import { buildEntry, createSaver } from "saver";
+import { encodeTicks } from "ticks";
 import { exposeTestHooks, removeTestHooks } from "test_hooks";
 
 const STORE_PLAYER = "draftyBird.player";
@@ -99,7 +100,7 @@ export default {
     // Non-reactive game state: Vue must not proxy what changes 60 times a second.
     this.g = {
       run: null,
-      start: null, // {run_id, seed} for the next run; null while /game-start is pending
+      start: null, // {run_id, seed, token} for the next run; null while /game-start is pending
       inputs: [],
       pendingFlap: false,
       clock: P.createClock(),
@@ -197,7 +198,7 @@ export default {
       fetch("/game-start", { method: "POST", signal: ctrl.signal })
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
         .then((body) => {
-          g.start = { run_id: body.run_id, seed: body.seed };
+          g.start = { run_id: body.run_id, seed: body.seed, token: body.token };
         })
         .catch(() => {
           g.start = { run_id: localId(), seed: randomSeed() };
@@ -213,6 +214,7 @@ export default {
       g.start = null;
       if (g.forcedSeed !== null) start.seed = g.forcedSeed;
       g.runId = start.run_id;
+      g.token = start.token || null; // what the server checks the replay against
       g.run = P.createRun(start.seed);
       g.prevY = g.run.y;
       g.inputs = [];
@@ -231,7 +233,14 @@ export default {
       this.status = `Run complete: ${this.score} ${this.score === 1 ? "point" : "points"}.`;
       g.lastRun = { run_id: g.runId, seed: g.run.seed, inputs: g.inputs.slice(), score: g.run.score, ticks: g.run.tick };
       this.saver.submit(
-        buildEntry({ runId: g.runId, player: this.playerName, score: g.run.score, inputs: g.inputs, truncated: g.truncated }),
+        buildEntry({
+          runId: g.runId,
+          player: this.playerName,
+          score: g.run.score,
+          seed: g.run.seed,
+          token: g.token,
+          ticks: g.truncated ? null : encodeTicks(g.inputs),
+        }),
       );
       this.$nextTick(() => this.$refs.restart && this.$refs.restart.focus());
     },
@@ -305,11 +314,13 @@ export default {
       this.apiDown = false;
       this.g.saves.push({ run_id: entry.run_id, ...outcome });
       if (outcome.error) {
+        // A refused run (422) says why, in the server's words; it is never sent again.
         this.saveText = `not saved: ${outcome.error}`;
         return;
       }
       const r = outcome.result;
-      this.saveText = `saved: #${r.rank.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")}`;
+      const verified = r.verified ? " \u2713 verified" : "";
+      this.saveText = `saved: #${r.rank.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")}${verified}`;
       this.$emit("score_saved", {
         run_id: entry.run_id,
         player: r.stored.player,

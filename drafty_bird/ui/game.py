@@ -10,7 +10,7 @@ from drafty_bird.ui.palette import THEME
 
 # NiceGUI serves each dependency at its own cache-busted URL and maps its file name
 # (without .js) in the page's import map: the modules import each other by that bare name.
-MODULES = ("physics.js", "player.js", "queue.js", "renderer.js", "saver.js", "test_hooks.js")
+MODULES = ("physics.js", "player.js", "queue.js", "renderer.js", "saver.js", "test_hooks.js", "ticks.js")
 GAME_CSS = Path(__file__).with_name("game.css").read_text(encoding="utf-8")
 
 

@@ -10,14 +10,17 @@ export const SCORE_URL = "/score";
 export const RETRY_WINDOW_MS = 30000;
 export const RETRY_BASE_MS = 500;
 export const RETRY_MAX_MS = 8000;
-// The server refuses bodies over 16 KiB (ops/body_limit.py); a very long run sends its
-// score without the input list rather than not at all.
+// The server refuses bodies over 16 KiB (ops/body_limit.py). Encoded ticks (ticks.js) of
+// a MAX_INPUTS run take under 9 KB, so this only guards against a future change.
 export const MAX_BODY_CHARS = 15 * 1024;
 
-// The body POSTed for one finished run. `truncated`: more flaps than the server keeps.
-export function buildEntry({ runId, player, score, inputs, truncated }) {
-  const entry = { run_id: runId, player, score, inputs: truncated ? null : inputs };
-  if (JSON.stringify(entry).length > MAX_BODY_CHARS) entry.inputs = null;
+// The body POSTed for one finished run: what the server needs to replay it. `token` and
+// `seed` come from /game-start (no token: a run started offline, which a server that
+// verifies scores refuses); `ticks` is the encoded flap list, null when the run had more
+// flaps than the server replays (it is then refused too, saying why).
+export function buildEntry({ runId, player, score, seed, token, ticks }) {
+  const entry = { run_id: runId, player, score, seed, token: token || null, ticks: ticks || null };
+  if (JSON.stringify(entry).length > MAX_BODY_CHARS) entry.ticks = null;
   return entry;
 }
 

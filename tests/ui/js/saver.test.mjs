@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MAX_INPUTS } from "../../../drafty_bird/ui/physics.js";
 import { createQueue } from "../../../drafty_bird/ui/queue.js";
 import {
   backoffMs, buildEntry, createSaver, MAX_BODY_CHARS, RETRY_MAX_MS, RETRY_WINDOW_MS,
 } from "../../../drafty_bird/ui/saver.js";
+import { encodeTicks } from "../../../drafty_bird/ui/ticks.js";
 import { fakeClock, memoryStorage, scriptedFetch } from "./fakes.mjs";
 
 const stored = (rank = 3) => [200, { rank, total: 9, duplicate: false, stored: { player: "Ada", score: 5, createdAt: "t" } }];
-const entry = (id) => ({ run_id: id, player: "Ada", score: 5, inputs: [10, 20] });
+const entry = (id) => ({ run_id: id, player: "Ada", score: 5, seed: 1, token: "t", ticks: "CQk" });
 
 // A saver over a real queue (in-memory storage), a scripted fetch and a fake clock.
 function setup(script, { random = () => 0.5, storage = memoryStorage() } = {}) {
@@ -121,17 +123,27 @@ test("flush stops at the first retryable failure: that run and the rest wait, wi
   assert.deepEqual(s.clock.sleeps, []);
 });
 
-test("buildEntry: the body shape, inputs dropped when truncated or over the body limit", () => {
-  assert.deepEqual(buildEntry({ runId: "r1", player: "Ada", score: 4, inputs: [1, 2], truncated: false }), {
-    run_id: "r1", player: "Ada", score: 4, inputs: [1, 2],
+test("buildEntry: what the server replays (token, seed, encoded ticks); no token or ticks sent as null", () => {
+  const ticks = encodeTicks([0, 31, 64]);
+  assert.deepEqual(buildEntry({ runId: "r1", player: "Ada", score: 4, seed: 7, token: "v1.r1.7.1.x", ticks }), {
+    run_id: "r1", player: "Ada", score: 4, seed: 7, token: "v1.r1.7.1.x", ticks,
   });
-  assert.equal(buildEntry({ runId: "r1", player: "Ada", score: 4, inputs: [1, 2], truncated: true }).inputs, null);
-  const long = Array.from({ length: 3000 }, (_, i) => 10000 + i); // ~18 KB of ticks
-  const big = buildEntry({ runId: "r1", player: "Ada", score: 400, inputs: long, truncated: false });
-  assert.equal(big.inputs, null);
-  assert.equal(big.score, 400);
-  const fits = Array.from({ length: 2000 }, (_, i) => 1000 + i); // ~10 KB
-  const ok = buildEntry({ runId: "r1", player: "Ada", score: 400, inputs: fits, truncated: false });
-  assert.equal(ok.inputs.length, 2000);
-  assert.ok(JSON.stringify(ok).length <= MAX_BODY_CHARS);
+  const offline = buildEntry({ runId: "local-1", player: "Ada", score: 4, seed: 7, token: undefined, ticks: null });
+  assert.equal(offline.token, null);
+  assert.equal(offline.ticks, null);
+  // A run at MAX_INPUTS, flaps spread over an hour: far inside the body limit.
+  const most = Array.from({ length: MAX_INPUTS }, (_, i) => i * 43);
+  const big = buildEntry({ runId: "r1", player: "Ada", score: 400, seed: 7, token: "t", ticks: encodeTicks(most) });
+  assert.ok(big.ticks && JSON.stringify(big).length < MAX_BODY_CHARS * 0.7, JSON.stringify(big).length);
+  const huge = buildEntry({ runId: "r1", player: "Ada", score: 400, seed: 7, token: "t", ticks: "A".repeat(20000) });
+  assert.equal(huge.ticks, null);
+});
+
+test("a refused run (422) says why, leaves the queue and is never sent again", async () => {
+  const s = setup([[422, { error: "claimed score 99, but the replay scores 3", reason: "score_mismatch" }]]);
+  assert.equal(await s.saver.submit(entry("a")), "settled");
+  assert.equal(s.settled[0].error, "claimed score 99, but the replay scores 3");
+  assert.deepEqual(s.queue.all(), []);
+  await s.saver.flush();
+  assert.equal(s.calls.length, 1, "no retry and no resend from the queue");
 });
