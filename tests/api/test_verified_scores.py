@@ -6,6 +6,7 @@ real too, so the module waits a few seconds once, for every run together). Each 
 is a 422 with its reason, stores nothing and is counted by reason in /metrics.
 """
 
+import base64
 import contextlib
 import sqlite3
 import time
@@ -163,7 +164,11 @@ def test_truncated_inputs_are_refused(client: httpx.Client, server: RunningServe
     cut = [t for t in run["flaps"] if t < 100]
     assert physics.simulate(run["seed"], cut).score == 0 < full["score"]
     refused(client, server, {**full, "ticks": encode_ticks(cut)}, "score_mismatch")
-    refused(client, server, {**full, "ticks": full["ticks"][:-1] + "_"}, "malformed_inputs")
+    # Cut inside a gap: the last varint byte says "more follows", and nothing does.
+    raw = base64.urlsafe_b64decode(full["ticks"] + "=" * (-len(full["ticks"]) % 4))
+    cut_mid_gap = base64.urlsafe_b64encode(raw + b"\x80").decode().rstrip("=")
+    msg = refused(client, server, {**full, "ticks": cut_mid_gap}, "malformed_inputs")
+    assert "truncated" in msg["error"]
     refused(client, server, {k: v for k, v in full.items() if k != "ticks"}, "malformed_inputs")
 
 
