@@ -35,7 +35,7 @@ def install_observability(settings: Settings) -> None:
     """Chaos, /metrics, the metrics middleware (outside the access log) and server spans."""
     chaos.configure(settings.chaos)
     if settings.chaos_admin_token is not None:
-        chaos_admin.register(app, settings.chaos_admin_token.get_secret_value())
+        chaos_admin.register(app, settings.chaos_admin_token.get_secret_value(), settings.chaos_auth_failure_limit)
     metrics_endpoint.install(
         app,
         version=__version__,

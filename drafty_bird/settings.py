@@ -3,7 +3,10 @@
 Names follow the original Node service so existing deployments keep working.
 """
 
+import itertools
+import math
 import os
+import string
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -92,8 +95,11 @@ class Settings(BaseSettings):
     chaos_latency_ms_p99: LatencyMs = _CHAOS.latency_ms_p99
     chaos_routes: str = ",".join(_CHAOS.routes)
     chaos_seed: int = _CHAOS.seed
-    # When set, GET/PUT /ops/chaos exist and need "Authorization: Bearer <token>".
+    # When set, GET/PUT /ops/chaos exist and need "Authorization: Bearer <token>"; at least
+    # 128 bits from a generator (token_strength_problem).
     chaos_admin_token: SecretStr | None = None
+    # Wrong tokens per client (after TRUSTED_PROXIES) before /ops/chaos answers 429 to it.
+    chaos_auth_failure_limit: str = "10/minute"
 
     @field_validator(
         "log_level",
@@ -128,9 +134,10 @@ class Settings(BaseSettings):
 
     @field_validator("chaos_admin_token")
     @classmethod
-    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (use a random secret)")
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = token_strength_problem(value.get_secret_value()) if value is not None else None
+        if problem:
+            raise ValueError(f"{problem}; generate one with `openssl rand -hex 32`")
         return value
 
     @field_validator("run_token_secret", "run_token_secret_previous", "run_token_previous_until", mode="before")
@@ -159,7 +166,7 @@ class Settings(BaseSettings):
     def _routes(cls, value: str) -> str:
         return ",".join(parse_routes(value))
 
-    @field_validator("rate_limit_score", "rate_limit_game_start")
+    @field_validator("rate_limit_score", "rate_limit_game_start", "chaos_auth_failure_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limit(value)  # ValueError names the bad value
@@ -188,6 +195,46 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.score_db_path}"
 
 
+MIN_TOKEN_BITS = 128
+_HEX = frozenset(string.hexdigits)
+_BASE64 = frozenset(string.ascii_letters + string.digits + "+/-_")
+# Longest stretch of steps of 0, +1 or -1 between neighbours ("aaaaaa", "012345", "fedcba")
+# a generated token may hold: 6 has odds below 1e-4 in random hex.
+_MAX_PATTERN_RUN = 6
+
+
+def _longest_run(token: str) -> int:
+    longest = run = 1
+    step = None
+    for before, after in itertools.pairwise(token):
+        delta = ord(after) - ord(before)
+        run = run + 1 if delta in (-1, 0, 1) and delta == step else (2 if delta in (-1, 0, 1) else 1)
+        step = delta
+        longest = max(longest, run)
+    return longest
+
+
+def token_strength_problem(token: str) -> str | None:
+    """Why a secret is too weak to guard an endpoint on the internet, or None.
+
+    Bits are estimated from the alphabet the token draws on (hex 4/char, base64 6/char,
+    other printable ASCII log2(94)), then obvious patterns are refused outright.
+    """
+    body = token.strip().rstrip("=")
+    chars = set(body)
+    per_char = 4.0 if chars <= _HEX else 6.0 if chars <= _BASE64 else math.log2(94)
+    bits = len(body) * per_char
+    if bits < MIN_TOKEN_BITS:
+        return f"too weak: about {bits:.0f} bits, at least {MIN_TOKEN_BITS} needed (32 hex or 22 base64 characters)"
+    if len(chars) < 8:
+        return "too weak: fewer than 8 distinct characters"
+    if _longest_run(body) >= _MAX_PATTERN_RUN:
+        return "too weak: contains a sequence or repeated run (not from a generator)"
+    if any(body == (body[:period] * len(body))[: len(body)] for period in range(1, len(body) // 2 + 1)):
+        return "too weak: a repeated block"
+    return None
+
+
 class SettingsError(Exception):
     """A configuration problem, worded as one line naming the variable."""
 
@@ -200,7 +247,7 @@ def _first_error_line(exc: ValidationError) -> str:
     # A URL may carry a password.
     secret = name.endswith(("TOKEN", "SECRET", "SECRET_PREVIOUS")) or name == "DATABASE_URL"
     shown = "<redacted>" if secret else repr(err.get("input"))  # never echo a secret
-    return f"invalid {name}={shown}: {err['msg']}"
+    return f"invalid {name}={shown}: {str(err['msg']).removeprefix('Value error, ')}"
 
 
 def _check_db_dir(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from tests.ops.prom_stack import ALERTS_YML, run_prometheus
 from tests.server import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "drill-token-0123456789"
+TOKEN = "4e8b1f6c2a9d7e305b8c1f4a6d2e9b07"  # openssl rand -hex 16
 
 
 def _drill(server_url: str, prom_url: str, token_file: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from drafty_bird.settings import SettingsError, load_settings
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, launch, start_server, wait_until
 
-TOKEN = "s3cret-chaos-token-0123456789"
+TOKEN = "c7e2a9f04b3d8e61a5f9c2b7d0e4a813"  # openssl rand -hex 16
 PLAIN = {"RATE_LIMIT_SCORE": "off", "RATE_LIMIT_GAME_START": "off"}
 
 
@@ -265,7 +265,11 @@ def test_latency_sleeps_without_blocking_the_loop(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def controlled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with start_server(tmp_path_factory.mktemp("chaos-admin"), env={**PLAIN, "CHAOS_ADMIN_TOKEN": TOKEN}) as running:
+    with start_server(
+        tmp_path_factory.mktemp("chaos-admin"),
+        # The failure limit has its own tests (test_chaos_auth.py); these send many wrong tokens.
+        env={**PLAIN, "CHAOS_ADMIN_TOKEN": TOKEN, "CHAOS_AUTH_FAILURE_LIMIT": "off"},
+    ) as running:
         yield running
 
 

@@ -356,7 +356,7 @@ def test_debug_handle_is_absent_without_the_test_setting(page: Page, tmp_path: P
 
 def test_runtime_chaos_on_score_shows_banners_retries_and_lands_once(page: Page, tmp_path: Path) -> None:
     """Chaos is the app's own injector (503s on /score), switched at runtime through PUT /ops/chaos."""
-    token = "ui-test-token-0123456789"
+    token = "Vq3xK8mZ2pT7nR4wY6sLd1"  # 22 base64url characters: 132 bits
     env = {
         **GAME_ENV,
         "CHAOS_ENABLED": "true",
