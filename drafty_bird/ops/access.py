@@ -23,11 +23,17 @@ _SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def incoming_request_id(scope: Scope) -> str:
+def incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER and _SANE_REQUEST_ID.match(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return None
+
+
+def client_address(scope: Scope) -> str:
+    """The peer, already replaced by X-Forwarded-For's client when the peer is a trusted proxy."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
 
 
 class AccessLogMiddleware:
@@ -38,7 +44,10 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = incoming_request_id(scope)
+        # The client's id is echoed (the original contract); the server's own is the one a
+        # client cannot choose, so it is logged beside the client's whenever they differ.
+        own_id = uuid.uuid4().hex
+        request_id = incoming_request_id(scope) or own_id
         token = request_id_var.set(request_id)
         raw_path = scope["path"]
         started = time.perf_counter()
@@ -68,14 +77,14 @@ class AccessLogMiddleware:
         finally:
             route = route_label(scope, raw_path)
             level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
-            log.log(
-                level,
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            fields = {
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client": client_address(scope),
+            }
+            if request_id != own_id:
+                fields["server_request_id"] = own_id
+            log.log(level, "request", extra=fields)
             request_id_var.reset(token)

@@ -84,3 +84,39 @@ def test_unexpected_exception_is_500_json_with_one_log_line(caplog: pytest.LogCa
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert "secret internals" in str(errors[0].exc_info[1])
+
+
+def test_access_line_names_the_client_after_the_trusted_proxy(client: httpx.Client, server: RunningServer) -> None:
+    # The test's 127.0.0.1 is a trusted proxy by default: its X-Forwarded-For names the client.
+    client.get("/leaderboard", headers={"x-request-id": "client-addr-1", "x-forwarded-for": "203.0.113.9"})
+    client.get("/leaderboard", headers={"x-request-id": "client-addr-2"})
+    wait_until(lambda: access_lines(server, "client-addr-2"), 5, message="access log lines")
+    assert access_lines(server, "client-addr-1")[0]["client"] == "203.0.113.9"
+    assert access_lines(server, "client-addr-2")[0]["client"] == "127.0.0.1"
+
+
+def test_untrusted_peer_cannot_choose_its_logged_address(tmp_path) -> None:
+    from tests.server import start_server
+
+    with start_server(tmp_path, env={"TRUSTED_PROXIES": "10.0.0.1"}) as untrusting:
+        httpx.get(
+            untrusting.url + "/leaderboard",
+            headers={"x-request-id": "spoof-1", "x-forwarded-for": "198.51.100.1"},
+            timeout=10,
+        )
+        wait_until(lambda: access_lines(untrusting, "spoof-1"), 5, message="access log line")
+        assert access_lines(untrusting, "spoof-1")[0]["client"] == "127.0.0.1"
+
+
+def test_client_request_id_is_echoed_and_the_server_id_logged_beside_it(
+    client: httpx.Client, server: RunningServer
+) -> None:
+    response = client.get("/leaderboard", headers={"x-request-id": "chosen-by-client-1"})
+    assert response.headers["x-request-id"] == "chosen-by-client-1"  # the original contract
+    own = client.get("/leaderboard").headers["x-request-id"]
+    wait_until(lambda: access_lines(server, "chosen-by-client-1"), 5, message="access log line")
+    (line,) = access_lines(server, "chosen-by-client-1")
+    # The server's own id: a client can send another's id, this one it cannot choose.
+    assert len(line["server_request_id"]) == 32 and line["server_request_id"] != "chosen-by-client-1"
+    wait_until(lambda: access_lines(server, own), 5, message="access log line")
+    assert "server_request_id" not in access_lines(server, own)[0], "no second id when they are the same"
