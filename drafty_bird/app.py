@@ -20,6 +20,7 @@ from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN, CannotListen, check_liste
 from drafty_bird.ops.logging import configure_logging
 from drafty_bird.ops.metrics_middleware import MetricsMiddleware
 from drafty_bird.ops.ratelimit import RateLimitMiddleware
+from drafty_bird.ops.security_headers import SecurityHeadersMiddleware
 from drafty_bird.ops.timed_store import TimedStore
 from drafty_bird.settings import Settings, SettingsError, load_settings
 from drafty_bird.ui.pages import register_pages
@@ -92,6 +93,7 @@ def build(settings: Settings) -> Lifecycle:
     if settings.instrumentation_enabled:
         app.add_middleware(tracing.RequestIdSpanMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the access log: every answer carries them
     install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
@@ -142,4 +144,5 @@ def serve() -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         # X-Forwarded-For is believed only from these peers (rate limits, access log).
         forwarded_allow_ips=settings.trusted_proxies,
+        server_header=False,  # no "server: uvicorn": nothing to fingerprint
     )

@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from drafty_bird.ops.access import AccessLogMiddleware
-from tests.server import RunningServer, wait_until
+from tests.server import RunningServer, start_server, wait_until
 
 
 def access_lines(server: RunningServer, request_id: str) -> list[dict]:
@@ -96,8 +96,6 @@ def test_access_line_names_the_client_after_the_trusted_proxy(client: httpx.Clie
 
 
 def test_untrusted_peer_cannot_choose_its_logged_address(tmp_path) -> None:
-    from tests.server import start_server
-
     with start_server(tmp_path, env={"TRUSTED_PROXIES": "10.0.0.1"}) as untrusting:
         httpx.get(
             untrusting.url + "/leaderboard",
