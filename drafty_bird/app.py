@@ -39,6 +39,7 @@ def install_observability(settings: Settings) -> None:
         chaos_admin.register(app, settings.chaos_admin_token.get_secret_value(), settings.chaos_auth_failure_limit)
     metrics_endpoint.install(
         app,
+        public=settings.metrics_public,
         version=__version__,
         revision=settings.container_app_revision,
         chaos_enabled=lambda: chaos.chaos_state().enabled,
@@ -63,6 +64,14 @@ def install_observability(settings: Settings) -> None:
 def build(settings: Settings) -> Lifecycle:
     """Configure NiceGUI's global app. Called once per process, before ui.run."""
     configure_logging(settings.log_level)
+    if settings.metrics_port:  # first: a taken port stops start-up before storage is opened
+        try:
+            metrics_endpoint.serve_private(settings.metrics_port)
+        except OSError as exc:
+            raise SettingsError(
+                f"invalid METRICS_PORT={settings.metrics_port}: cannot listen on "
+                f"{metrics_endpoint.PRIVATE_HOST} ({exc.strerror})"
+            ) from None
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
     # The proxy times every store call; off with instrumentation, for the benchmark.
@@ -97,7 +106,8 @@ def build(settings: Settings) -> Lifecycle:
     install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
-    docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
+    if settings.docs_enabled:  # off in production: no map of the API on the public ingress
+        docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
     register_pages(service, test_hooks=settings.game_test_hooks)
 
     lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages

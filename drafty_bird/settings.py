@@ -77,6 +77,14 @@ class Settings(BaseSettings):
 
     # Observability. Off only for the overhead benchmark: metrics middleware and tracing.
     instrumentation_enabled: bool = True
+    # Private Prometheus listener on 127.0.0.1 (0 = none). The collector sidecar scrapes it over
+    # the replica's shared localhost, so production needs no /metrics on the public port.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    # GET /metrics on the public port: on for local runs and the compose stack, off in production
+    # (it shows versions, the revision, memory, CPU and socket counts).
+    metrics_public: bool = True
+    # /docs, /redoc and /openapi.json: off in production.
+    docs_enabled: bool = True
     deployment_environment: str = Field("development", min_length=1, max_length=64)
     # Set by Azure Container Apps in every replica; labels metrics and traces.
     container_app_revision: str = ""
@@ -160,6 +168,13 @@ class Settings(BaseSettings):
         if self.run_token_secret_previous is not None and self.run_token_secret is None:
             raise ValueError("RUN_TOKEN_SECRET_PREVIOUS needs RUN_TOKEN_SECRET (the new key)")
         return self
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _second_port(cls, value: int, info: ValidationInfo) -> int:
+        if value and value == info.data.get("port"):
+            raise ValueError("must differ from PORT: it is a second, loopback-only listener")
+        return value
 
     @field_validator("chaos_routes")
     @classmethod

@@ -43,6 +43,15 @@ param chaosAdminToken string = ''
 @description('Unix time at which the chaos token secret expires.')
 param chaosTokenExpiresAt int = 1893456000
 
+@description('METRICS_PUBLIC: /metrics on the public ingress. Off: the collector sidecar scrapes the loopback-only METRICS_PORT.')
+param publicMetrics bool = false
+
+@description('DOCS_ENABLED: /docs, /redoc and /openapi.json on the public ingress.')
+param apiDocs bool = false
+
+@description('Daily ingestion cap of the Log Analytics workspace in GB: a log flood costs at most this much a day.')
+param logDailyQuotaGb int = 1
+
 @description('Resource id of the action group notified by every alert; empty for none.')
 param actionGroupId string = ''
 
@@ -98,6 +107,7 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     metricsPublisherPrincipalId: identity.outputs.principalId
+    logDailyQuotaGb: logDailyQuotaGb
     dataReaderPrincipalId: principalId
     dataReaderPrincipalType: principalType
   }
@@ -186,6 +196,8 @@ module app 'modules/app.bicep' = if (deployApp) {
     appInsightsName: monitoring.outputs.appInsightsName
     remoteWriteUrl: monitoring.outputs.remoteWriteUrl
     chaosEnabled: chaosEnabled
+    publicMetrics: publicMetrics
+    apiDocs: apiDocs
     chaosTokenSecretUri: empty(chaosAdminToken) ? '' : '${keyVault.outputs.vaultUri}secrets/chaos-admin-token'
   }
 }

@@ -47,7 +47,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = framework_openapi()
-            schema["paths"].setdefault("/metrics", METRICS_OPERATION)
+            if any(getattr(route, "path", None) == "/metrics" for route in app.router.routes):
+                schema["paths"].setdefault("/metrics", METRICS_OPERATION)  # only when public (METRICS_PUBLIC)
             app.openapi_schema = schema
         return app.openapi_schema
 

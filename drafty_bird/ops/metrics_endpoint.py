@@ -1,9 +1,14 @@
-"""GET /metrics and the gauges read at scrape time (build info, chaos switch, open pages)."""
+"""GET /metrics (public port, a setting) or a private loopback listener, and the gauges read at scrape time.
+
+The private listener is prometheus-client's own HTTP server on its own thread, bound to
+127.0.0.1: the collector sidecar shares the replica's localhost, the ingress never reaches
+it, and a scrape never waits on (or for) the event loop.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import make_asgi_app
+from prometheus_client import make_asgi_app, start_http_server
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -29,9 +34,18 @@ def open_clients() -> int:
     return sum(1 for client in list(Client.instances.values()) if client.has_socket_connection)
 
 
-def install(app: Any, *, version: str, revision: str, chaos_enabled: Callable[[], bool]) -> None:
-    """GET /metrics plus the gauges read at scrape time. The middleware is added by the caller."""
-    app.router.routes.append(_MetricsEndpoint().route)
+PRIVATE_HOST = "127.0.0.1"
+
+
+def serve_private(port: int) -> None:
+    """Start the loopback-only listener (daemon thread). Raises OSError when the port is taken."""
+    start_http_server(port, addr=PRIVATE_HOST)
+
+
+def install(app: Any, *, public: bool, version: str, revision: str, chaos_enabled: Callable[[], bool]) -> None:
+    """The gauges read at scrape time, and GET /metrics when public. The middleware is added by the caller."""
+    if public:
+        app.router.routes.append(_MetricsEndpoint().route)
     BUILD_INFO.labels(version, revision or "local").set(1)
     CHAOS_ENABLED.set_function(lambda: 1.0 if chaos_enabled() else 0.0)
     WS_CLIENTS.set_function(open_clients)

@@ -23,10 +23,17 @@ param trafficRevisionName string
 param appInsightsName string
 param remoteWriteUrl string
 param chaosEnabled bool
+@description('METRICS_PUBLIC: /metrics on the public ingress (the sidecar scrapes metricsPort either way).')
+param publicMetrics bool
+@description('DOCS_ENABLED: /docs, /redoc and /openapi.json on the public ingress.')
+param apiDocs bool
 @description('Key Vault secret URI of CHAOS_ADMIN_TOKEN; empty means no token (production).')
 param chaosTokenSecretUri string
 
 var appPort = 8080
+// Loopback-only Prometheus listener in the web container; the sidecar shares the replica's
+// localhost (infra/otel/collector.yaml scrapes localhost:9464), the ingress never reaches it.
+var metricsPort = 9464
 var dataDir = '/data'
 // uid/gid match the Dockerfile's USER 1000:1000. nobrl keeps SQLite byte-range locks local:
 // without it SMB answers "database is locked" (see docs/DECISIONS.md).
@@ -103,6 +110,18 @@ var baseEnv = [
   {
     name: 'CHAOS_ENABLED'
     value: chaosEnabled ? 'true' : 'false'
+  }
+  {
+    name: 'METRICS_PORT'
+    value: string(metricsPort)
+  }
+  {
+    name: 'METRICS_PUBLIC'
+    value: publicMetrics ? 'true' : 'false'
+  }
+  {
+    name: 'DOCS_ENABLED'
+    value: apiDocs ? 'true' : 'false'
   }
 ]
 var chaosEnv = hasChaosToken ? [

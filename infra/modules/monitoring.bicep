@@ -8,6 +8,9 @@ param metricsPublisherPrincipalId string
 param dataReaderPrincipalId string
 @description('Empty lets Azure look the principal type up.')
 param dataReaderPrincipalType string
+@description('Daily ingestion cap in GB: past it the workspace drops data until the next UTC day, so a log flood costs a bounded amount.')
+@minValue(1)
+param logDailyQuotaGb int
 
 // Monitoring Metrics Publisher (built-in role)
 var metricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -23,6 +26,9 @@ resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: 30
+    workspaceCapping: {
+      dailyQuotaGb: logDailyQuotaGb
+    }
   }
 }
 

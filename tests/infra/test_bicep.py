@@ -89,6 +89,33 @@ def test_staging_and_production_parameter_sets() -> None:
     assert production["chaosAdminToken"]["value"] == "", "production must not get a chaos admin token"
     # The staging token is a pipeline secret, never a committed value.
     assert "chaosAdminToken" not in staging
+    # Internals stay off the public ingress in production (and by default).
+    assert production["publicMetrics"]["value"] is False and production["apiDocs"]["value"] is False
+    main = Module(INFRA / "main.bicep")
+    assert main.parameters["publicMetrics"]["default"] is False and main.parameters["apiDocs"]["default"] is False
+    assert production["logDailyQuotaGb"]["value"] >= 1 and staging["logDailyQuotaGb"]["value"] >= 1
+
+
+def test_exposure_settings_reach_the_web_container(web_env: dict) -> None:
+    fields = Settings.model_fields
+    for name in ("METRICS_PORT", "METRICS_PUBLIC", "DOCS_ENABLED"):
+        assert name.lower() in fields, f"{name} is no setting"
+    assert int(web_env["METRICS_PORT"]["value"]) > 0
+    for name in ("METRICS_PUBLIC", "DOCS_ENABLED"):
+        assert web_env[name]["value"] == Either(("true", "false")), "from the publicMetrics/apiDocs parameters"
+
+
+def test_log_analytics_has_a_daily_ingestion_cap() -> None:
+    """A log flood (issue 17: 45 MB/s of client-written ERROR lines) costs at most the cap a day.
+
+    Microsoft.OperationalInsights/workspaces is not covered by test_resource_schema.py (no
+    models package for 2023-09-01), so the property path is checked here by name.
+    """
+    monitoring = Module(INFRA / "modules/monitoring.bicep")
+    _, workspace = monitoring.resource("Microsoft.OperationalInsights/workspaces")
+    assert workspace["properties"]["workspaceCapping"] == {"dailyQuotaGb": "logDailyQuotaGb"}
+    param = monitoring.parameters["logDailyQuotaGb"]
+    assert param["type"] == "int" and {"type": "min_value", "argument": 1} in param["decorators"]
 
 
 def test_azure_yaml_points_azd_at_the_container_app() -> None:
@@ -267,7 +294,9 @@ def test_identity_roles_acr_pull_and_metrics_publisher() -> None:
         monitoring.resource(kind)
 
 
-def test_collector_sidecar_scrapes_the_app_and_ships_to_azure(app_module: Module, container_app: dict) -> None:
+def test_collector_sidecar_scrapes_the_app_and_ships_to_azure(
+    app_module: Module, container_app: dict, web_env: dict
+) -> None:
     sidecars = [c for c in container_app["properties"]["template"]["containers"] if c["name"] != "web"]
     assert len(sidecars) == 1
     env = {e["name"]: e for e in possible_items(app_module.resolve(sidecars[0]["env"]))}
@@ -275,7 +304,9 @@ def test_collector_sidecar_scrapes_the_app_and_ships_to_azure(app_module: Module
     assert config == yaml.safe_load((INFRA / "otel/collector.yaml").read_text())
     scrape = config["receivers"]["prometheus"]["config"]["scrape_configs"][0]
     assert scrape["metrics_path"] == "/metrics"
-    assert scrape["static_configs"][0]["targets"] == [f"localhost:{Settings.model_fields['port'].default}"]
+    # The loopback-only listener the web container opens (METRICS_PORT), never the public port.
+    assert scrape["static_configs"][0]["targets"] == [f"localhost:{web_env['METRICS_PORT']['value']}"]
+    assert web_env["METRICS_PORT"]["value"] != web_env["PORT"]["value"]
     assert scrape["job_name"] == "drafty-bird", "alert rules select job=drafty-bird"
     assert "revision" in scrape["static_configs"][0]["labels"], "the release gate filters by revision"
     exporters = config["exporters"]

@@ -95,6 +95,8 @@ def test_compose_prometheus_config_is_valid_and_loads_the_one_rules_file() -> No
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "drafty-bird")
     static = job["static_configs"][0]
     assert static["targets"] == ["app:8080"]
+    # Another container scrapes the app's public port: the compose app must keep /metrics public.
+    assert compose()["services"]["app"]["environment"]["METRICS_PUBLIC"] == "true"
     assert "revision" in static["labels"]
     assert any(p.split(":")[-1] == "8080" for p in compose()["services"]["app"]["ports"])
 

@@ -1,0 +1,76 @@
+"""What the public port shows: /metrics and the API docs are settings (off in production), and
+the collector scrapes a private loopback-only metrics listener (METRICS_PORT). Real servers."""
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ops.scrape import scrape, value
+from tests.server import RunningServer, free_port, launch, start_server
+
+INTERNALS = ("/metrics", "/docs", "/redoc", "/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def production_like(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, int]]:
+    metrics_port = free_port()
+    env = {"METRICS_PUBLIC": "false", "DOCS_ENABLED": "false", "METRICS_PORT": str(metrics_port)}
+    with start_server(tmp_path_factory.mktemp("exposure"), env=env) as running:
+        yield running, metrics_port
+
+
+def test_internals_are_not_on_the_public_port(production_like: tuple[RunningServer, int]) -> None:
+    server, _ = production_like
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for path in INTERNALS:
+            response = http.get(path)
+            assert response.status_code == 404, (path, response.status_code)
+            assert "drafty_bird_" not in response.text and "swagger" not in response.text.lower()
+        assert http.get("/leaderboard").status_code == 200  # the API itself is unchanged
+
+
+def test_the_private_listener_serves_the_same_registry(production_like: tuple[RunningServer, int]) -> None:
+    server, metrics_port = production_like
+    private = f"http://127.0.0.1:{metrics_port}"
+    before = value(scrape(private), "http_requests_total", route="/leaderboard", method="GET", status="200")
+    for _ in range(3):
+        httpx.get(server.url + "/leaderboard", timeout=10)
+    samples = scrape(private)
+    after = value(samples, "http_requests_total", route="/leaderboard", method="GET", status="200")
+    assert after - before == 3, "the private port must count the public port's traffic"
+    assert list(samples["drafty_bird_build_info"].values()) == [1.0]
+
+
+def test_the_private_listener_is_loopback_only(production_like: tuple[RunningServer, int]) -> None:
+    _, metrics_port = production_like
+    # 127.0.0.2 reaches this host too: only a listener bound to 0.0.0.0 would answer it.
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.2", metrics_port), timeout=2):
+        pass
+    with socket.create_connection(("127.0.0.1", metrics_port), timeout=2):
+        pass
+
+
+def test_local_defaults_keep_metrics_and_docs_public(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for path in INTERNALS:
+            assert http.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("clash", ["same-as-port", "busy"])
+def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, clash: str) -> None:
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        metrics_port = port if clash == "same-as-port" else busy.getsockname()[1]
+        server = launch(tmp_path, {"METRICS_PORT": str(metrics_port)}, port=port)
+        try:
+            code = server.proc.wait(30)
+        finally:
+            server.stop()
+    lines = [line for line in server.raw_log().splitlines() if line.strip()]
+    assert code == 2, server.raw_log()[-2000:]
+    assert len(lines) == 1 and "METRICS_PORT" in lines[0], lines
