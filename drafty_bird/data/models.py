@@ -35,6 +35,59 @@ FIELD_RULES = {
 
 # Control, format (zero-width, bidi overrides, BOM), surrogate, private-use, unassigned.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+# Blank-looking characters no category rule catches (they are letters, symbols or marks):
+# Hangul fillers, braille blank, combining grapheme joiner, Khmer and Mongolian invisibles,
+# musical null notehead. Mirrored in ui/player.js.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f\U0001d159")
+# Variation selectors draw nothing; only an emoji may take VS15/VS16 (text or emoji style).
+_VARIATION = (("\ufe00", "\ufe0f"), ("\U000e0100", "\U000e01ef"))
+_EMOJI_STYLE = frozenset("\ufe0e\ufe0f")
+# Combining marks (Mn, Me) in a row on one base character; Vietnamese needs 2.
+MAX_MARKS_PER_CHAR = 2
+# Letters of these scripts look alike ("Ada" with a Cyrillic A, U+0410): one name keeps to one of them.
+_LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
+# Script is read from the character's name; these Latin letters' names do not say so
+# (Unicode's Script property, which player.js uses, does). Checked by tests/ui/test_player_names.py.
+_UNNAMED_LATIN = frozenset("\u1d2f\u1d3b\u1d4e\u2132\u214e\u2183\U00010780")
+
+
+def letter_script(ch: str) -> str | None:
+    """LATIN, CYRILLIC or GREEK for a letter of those scripts, else None."""
+    if ch in _UNNAMED_LATIN:
+        return "LATIN"
+    script = unicodedata.name(ch, "").split(" ", 1)[0]
+    return script if script in _LOOKALIKE_SCRIPTS and unicodedata.category(ch).startswith("L") else None
+
+
+def _is_invisible(ch: str, before: str) -> bool:
+    if ch in _INVISIBLE:
+        return True
+    if any(lo <= ch <= hi for lo, hi in _VARIATION):
+        return not (ch in _EMOJI_STYLE and before and unicodedata.category(before) == "So")
+    return False
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a normalised, trimmed name is refused, or None (the rules of ui/player.js nameProblem)."""
+    marks = 0
+    before = ""
+    scripts: set[str] = set()
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category in _FORBIDDEN_CATEGORIES:
+            return "player must not contain control, zero-width or bidi characters"
+        if _is_invisible(ch, before):
+            return "player must not contain invisible filler characters"
+        marks = marks + 1 if category in ("Mn", "Me") else 0
+        if marks > MAX_MARKS_PER_CHAR:
+            return f"player must not stack more than {MAX_MARKS_PER_CHAR} combining marks on one character"
+        script = letter_script(ch)
+        if script:
+            scripts.add(script)
+        before = ch
+    if len(scripts) > 1:
+        return "player must not mix Latin, Cyrillic and Greek letters (lookalike names)"
+    return None
 
 
 def utcnow() -> datetime:
@@ -52,16 +105,21 @@ def iso_millis(value: datetime) -> str:
 
 
 def clean_player_name(raw: str | None) -> str:
-    """Trim and check a player name; blank means Guest. Raises ValueError on a bad name."""
+    """NFKC-normalise, trim and check a player name; blank means Guest. Raises ValueError on a bad name.
+
+    NFKC folds fullwidth and other compatibility forms (fullwidth "Ada" is "Ada", U+FF1C is "<"), so
+    the stored name is the one the rules were checked on.
+    """
     if raw is None:
         return DEFAULT_PLAYER
-    name = unicodedata.normalize("NFC", raw).strip()
+    name = unicodedata.normalize("NFKC", raw).strip()
     if not name:
         return DEFAULT_PLAYER
     if len(name) > MAX_PLAYER_LEN:
         raise ValueError(f"player must be at most {MAX_PLAYER_LEN} characters")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
-        raise ValueError("player must not contain control, zero-width or bidi characters")
+    problem = _name_problem(name)
+    if problem:
+        raise ValueError(problem)
     if "<" in name or ">" in name:
         raise ValueError("player must not contain < or >")
     return re.sub(r"\s+", " ", name)

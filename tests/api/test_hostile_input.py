@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from tests.api.conftest import Backend
+from tests.name_cases import ACCEPTED, REFUSED
 from tests.server import RunningServer, start_server
 
 
@@ -79,6 +80,29 @@ def test_hostile_player_names_are_rejected_and_never_stored(open_server: Running
         assert response.headers["content-type"].startswith("application/json")
         board = http.get("/leaderboard", params={"limit": 100}).json()["leaderboard"]
     assert all("<" not in row["player"] and "\u202e" not in row["player"] for row in board)
+
+
+def _stored_rows(server: RunningServer) -> int:
+    """Rows on the board, through the API on either backend: a sentinel score's `total`, minus itself."""
+    response = httpx.post(server.url + "/score", json={"player": "Sentinel", "score": 0}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["total"] - 1
+
+
+@pytest.mark.parametrize("name", list(REFUSED), ids=[ascii(n)[:24] for n in REFUSED])
+def test_lookalike_and_invisible_names_are_refused_and_never_stored(open_server: RunningServer, name: str) -> None:
+    before = _stored_rows(open_server)
+    response = httpx.post(open_server.url + "/score", json={"player": name, "score": 4}, timeout=10)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"].startswith("player")
+    assert _stored_rows(open_server) == before + 1, "only the second sentinel was stored"
+
+
+@pytest.mark.parametrize(("name", "stored"), ACCEPTED.items(), ids=[ascii(n)[:24] for n in ACCEPTED])
+def test_honest_names_are_stored_normalised(open_server: RunningServer, name: str, stored: str) -> None:
+    response = httpx.post(open_server.url + "/score", json={"player": name, "score": 4}, timeout=10)
+    assert response.status_code == 201, response.text
+    assert response.json()["stored"]["player"] == stored
 
 
 def test_names_are_trimmed_and_whitespace_collapsed(open_server: RunningServer) -> None:

@@ -2,7 +2,7 @@
 // Usage: node js_harness.mjs < cases.json ; prints one JSON result per case, in order.
 import { readFileSync } from "node:fs";
 import * as P from "../../drafty_bird/ui/physics.js";
-import { cleanPlayerName } from "../../drafty_bird/ui/player.js";
+import { cleanPlayerName, letterScript } from "../../drafty_bird/ui/player.js";
 
 // The same look-ahead policy the browser tests use: flap when the bird would sink
 // below the gap's safe bottom within 3 ticks.
@@ -84,6 +84,15 @@ const ops = {
   },
   constants: () => ({ BOARD_W: P.BOARD_W, BOARD_H: P.BOARD_H, TICK_HZ: P.TICK_HZ, GAP_BY_LEVEL: P.GAP_BY_LEVEL }),
   cleanName: ({ raw }) => cleanPlayerName(raw),
+  // Every letter up to `below` that player.js files under a lookalike script: {codePoint: 0|1|2}.
+  letterScripts: ({ below }) => {
+    const found = {};
+    for (let cp = 0; cp < below; cp += 1) {
+      const script = letterScript(String.fromCodePoint(cp));
+      if (script >= 0) found[cp] = script;
+    }
+    return found;
+  },
 };
 
 const cases = JSON.parse(readFileSync(0, "utf8"));
