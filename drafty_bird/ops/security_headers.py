@@ -43,6 +43,11 @@ STATIC_HEADERS = (
     (b"strict-transport-security", HSTS),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+# Everything that is not a page (JSON, assets, metrics) may load and run nothing.
+NOT_A_PAGE = [
+    *STATIC_HEADERS,
+    (b"content-security-policy", b"default-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+]
 _OURS = {name for name, _ in STATIC_HEADERS} | {b"content-security-policy"}
 
 
@@ -72,21 +77,22 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = base64.b64encode(secrets.token_bytes(16))
         start: Message | None = None
+        nonce = b""
         chunks: list[bytes] = []
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal start
+            nonlocal start, nonce
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OURS]
-                headers += [*STATIC_HEADERS, (b"content-security-policy", content_security_policy(nonce.decode()))]
-                message = {**message, "headers": headers}
+                # ASGI header names are lower-case already.
+                headers = [(k, v) for k, v in message.get("headers", ()) if k not in _OURS]
                 # HEAD has no body to tag; GZip sits outside this middleware, so pages arrive plain.
                 if scope["method"] != "HEAD" and _is_plain_html(headers):
-                    start = message  # held until the body is complete, to tag its scripts
+                    nonce = base64.b64encode(secrets.token_bytes(16))
+                    headers += [*STATIC_HEADERS, (b"content-security-policy", content_security_policy(nonce.decode()))]
+                    start = {**message, "headers": headers}  # held until the body is complete
                     return
-                await send(message)
+                await send({**message, "headers": headers + NOT_A_PAGE})
                 return
             if start is None or message["type"] != "http.response.body":
                 await send(message)
@@ -103,5 +109,8 @@ class SecurityHeadersMiddleware:
 
 
 def _is_plain_html(headers: list[tuple[bytes, bytes]]) -> bool:
-    values = {k.lower(): v for k, v in headers}
-    return values.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in values
+    html = encoded = False
+    for name, value in headers:
+        html = html or (name == b"content-type" and value.startswith(b"text/html"))
+        encoded = encoded or name == b"content-encoding"
+    return html and not encoded
