@@ -64,14 +64,6 @@ def install_observability(settings: Settings) -> None:
 def build(settings: Settings) -> Lifecycle:
     """Configure NiceGUI's global app. Called once per process, before ui.run."""
     configure_logging(settings.log_level)
-    if settings.metrics_port:  # first: a taken port stops start-up before storage is opened
-        try:
-            metrics_endpoint.serve_private(settings.metrics_port)
-        except OSError as exc:
-            raise SettingsError(
-                f"invalid METRICS_PORT={settings.metrics_port}: cannot listen on "
-                f"{metrics_endpoint.PRIVATE_HOST} ({exc.strerror})"
-            ) from None
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
     # The proxy times every store call; off with instrumentation, for the benchmark.
@@ -131,6 +123,8 @@ def serve() -> None:
     try:
         # Before build(): a second instance on a busy port must not open the DB or take the lease.
         check_listen(settings.host, settings.port)
+        if settings.metrics_port:  # the private metrics listener, before storage is opened too
+            metrics_endpoint.serve_private(settings.metrics_port)
     except CannotListen as exc:
         print(f"drafty-bird: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CANNOT_LISTEN) from None

@@ -12,6 +12,7 @@ from prometheus_client import make_asgi_app, start_http_server
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from drafty_bird.ops.listen import CannotListen
 from drafty_bird.ops.metrics import BUILD_INFO, CHAOS_ENABLED, WS_CLIENTS
 
 
@@ -38,8 +39,14 @@ PRIVATE_HOST = "127.0.0.1"
 
 
 def serve_private(port: int) -> None:
-    """Start the loopback-only listener (daemon thread). Raises OSError when the port is taken."""
-    start_http_server(port, addr=PRIVATE_HOST)
+    """Start the loopback-only listener (daemon thread); CannotListen (exit 3) when the port is taken."""
+    try:
+        start_http_server(port, addr=PRIVATE_HOST)
+    except OSError as exc:
+        raise CannotListen(
+            f"METRICS_PORT {port} cannot be used ({PRIVATE_HOST}:{port}: {exc.strerror or exc}): "
+            "stop the other server or set METRICS_PORT to a free port"
+        ) from None
 
 
 def install(app: Any, *, public: bool, version: str, revision: str, chaos_enabled: Callable[[], bool]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, free_port, launch, start_server
 
@@ -59,8 +60,11 @@ def test_local_defaults_keep_metrics_and_docs_public(server: RunningServer) -> N
             assert http.get(path).status_code == 200, path
 
 
-@pytest.mark.parametrize("clash", ["same-as-port", "busy"])
-def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, clash: str) -> None:
+@pytest.mark.parametrize(
+    ("clash", "exit_code"),
+    [("same-as-port", 2), ("busy", EXIT_CANNOT_LISTEN)],  # a settings error; a port in use, like PORT's
+)
+def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, clash: str, exit_code: int) -> None:
     port = free_port()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -72,5 +76,5 @@ def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, c
         finally:
             server.stop()
     lines = [line for line in server.raw_log().splitlines() if line.strip()]
-    assert code == 2, server.raw_log()[-2000:]
+    assert code == exit_code, server.raw_log()[-2000:]
     assert len(lines) == 1 and "METRICS_PORT" in lines[0], lines

@@ -46,3 +46,11 @@ def test_game_loads_plays_and_saves_under_the_csp(page: Page, game_server: Runni
     page.wait_for_function("window.__csp.length > 0", timeout=5_000)
     assert page.evaluate("window.__injected === undefined")
     assert "script-src" in page.evaluate("window.__csp")[0]
+
+
+def test_swagger_ui_works_under_the_csp(page: Page, game_server: RunningServer) -> None:
+    """/docs is a page too (served offline): its inline start-up script runs only with the nonce."""
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.goto(game_server.url + "/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for(timeout=15_000)  # operations rendered from /openapi.json
+    assert page.evaluate("window.__csp") == []
