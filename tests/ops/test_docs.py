@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.server import RunningServer, start_server
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
-TOKEN = "docs-test-admin-token-0123456789"
+TOKEN = "e3b9d0c47f1a86e25c3d9b04a7f6e18c"  # openssl rand -hex 16: CHAOS_ADMIN_TOKEN needs 128 bits
 OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 LOCAL = {"127.0.0.1", None}  # None: blob: and data: URLs the page makes itself
 # ReDoc's footer shows Redocly's logo from their CDN, and has no option to drop it:
