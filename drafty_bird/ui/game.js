@@ -146,9 +146,11 @@ export default {
     };
     this.g.raf = requestAnimationFrame(this.loop);
     this.saver.flush(); // runs left from an earlier visit: one attempt each
+    this.saver.startRetrying(); // and again on a timer, so a kept run leaves once the API is back
   },
   unmounted() {
     cancelAnimationFrame(this.g.raf);
+    this.saver.stopRetrying();
     window.removeEventListener("keydown", this.onKey);
     this.observer.disconnect();
     removeTestHooks(this);
@@ -312,15 +314,17 @@ export default {
     },
     onSettled(entry, outcome, { fromQueue }) {
       this.apiDown = false;
+      // A kept run drained after this run's own answer must not hide that answer.
+      const keepText = fromQueue && entry.run_id !== this.g.runId && this.g.saves.some((s) => s.run_id === this.g.runId);
       this.g.saves.push({ run_id: entry.run_id, ...outcome });
       if (outcome.error) {
         // A refused run (422) says why, in the server's words; it is never sent again.
-        this.saveText = `not saved: ${outcome.error}`;
+        if (!keepText) this.saveText = `not saved: ${outcome.error}`;
         return;
       }
       const r = outcome.result;
       const verified = r.verified ? " \u2713 verified" : "";
-      this.saveText = `saved: #${r.rank.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")}${verified}`;
+      if (!keepText) this.saveText = `saved: #${r.rank.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")}${verified}`;
       this.$emit("score_saved", {
         run_id: entry.run_id,
         player: r.stored.player,
@@ -330,7 +334,7 @@ export default {
         total: r.total,
         duplicate: r.duplicate,
       });
-      if (fromQueue) this.saveText = "saved a run kept on this device";
+      if (fromQueue && !keepText) this.saveText = "saved a run kept on this device";
     },
   },
 };

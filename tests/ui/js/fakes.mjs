@@ -40,3 +40,23 @@ export function fakeClock(maxSleeps = 100) {
   };
   return clock;
 }
+
+// Timers the test fires by hand: fire() runs the oldest pending callback and awaits it.
+export function fakeTimers() {
+  const t = { pending: [], delays: [], nextId: 1 };
+  t.setTimer = (fn, ms) => {
+    const id = t.nextId++;
+    t.pending.push({ id, fn, ms });
+    t.delays.push(ms);
+    return id;
+  };
+  t.clearTimer = (id) => {
+    t.pending = t.pending.filter((p) => p.id !== id);
+  };
+  t.fire = async () => {
+    if (t.pending.length === 0) throw new Error("no timer pending");
+    const { fn } = t.pending.shift();
+    await fn();
+  };
+  return t;
+}

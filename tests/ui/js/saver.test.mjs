@@ -3,27 +3,29 @@ import { test } from "node:test";
 import { MAX_INPUTS } from "../../../drafty_bird/ui/physics.js";
 import { createQueue } from "../../../drafty_bird/ui/queue.js";
 import {
-  backoffMs, buildEntry, createSaver, MAX_BODY_CHARS, RETRY_MAX_MS, RETRY_WINDOW_MS,
+  backoffMs, buildEntry, createSaver, DRAIN_BASE_MS, DRAIN_MAX_MS, MAX_BODY_CHARS, RETRY_MAX_MS, RETRY_WINDOW_MS,
 } from "../../../drafty_bird/ui/saver.js";
 import { encodeTicks } from "../../../drafty_bird/ui/ticks.js";
-import { fakeClock, memoryStorage, scriptedFetch } from "./fakes.mjs";
+import { fakeClock, fakeTimers, memoryStorage, scriptedFetch } from "./fakes.mjs";
 
 const stored = (rank = 3) => [200, { rank, total: 9, duplicate: false, stored: { player: "Ada", score: 5, createdAt: "t" } }];
 const entry = (id) => ({ run_id: id, player: "Ada", score: 5, seed: 1, token: "t", ticks: "CQk" });
 
 // A saver over a real queue (in-memory storage), a scripted fetch and a fake clock.
-function setup(script, { random = () => 0.5, storage = memoryStorage() } = {}) {
+function setup(script, { random = () => 0.5, storage = memoryStorage(), hidden = () => false } = {}) {
   const queue = createQueue(storage);
   const { fetch, calls } = scriptedFetch(script);
   const clock = fakeClock();
+  const timers = fakeTimers();
   const statuses = [];
   const settled = [];
   const saver = createSaver({
-    queue, fetch, now: clock.now, sleep: clock.sleep, random,
+    queue, fetch, now: clock.now, sleep: clock.sleep, random, hidden,
+    setTimer: timers.setTimer, clearTimer: timers.clearTimer,
     onStatus: (s) => statuses.push(s),
     onSettled: (e, outcome, how) => settled.push({ run_id: e.run_id, ...outcome, ...how, queuedAtSettle: queue.all().length }),
   });
-  return { saver, queue, calls, clock, statuses, settled, storage };
+  return { saver, queue, calls, clock, timers, statuses, settled, storage };
 }
 
 test("a 2xx settles on the first try, leaves the queue empty and reports the result", async () => {
@@ -146,4 +148,130 @@ test("a refused run (422) says why, leaves the queue and is never sent again", a
   assert.deepEqual(s.queue.all(), []);
   await s.saver.flush();
   assert.equal(s.calls.length, 1, "no retry and no resend from the queue");
+});
+
+// ---------------------------------------------------------------- draining the queue
+
+// Runs kept on the device by an earlier page (or an earlier submit that ran out of window).
+function keptStorage(...ids) {
+  const storage = memoryStorage();
+  const earlier = createQueue(storage);
+  for (const id of ids) earlier.put(entry(id));
+  return storage;
+}
+
+test("the next answered submit drains the runs kept on the device, each once, after its own", async () => {
+  const s = setup([stored(1), stored(2), stored(3)], { storage: keptStorage("old1", "old2") });
+  assert.equal(await s.saver.submit(entry("new")), "settled");
+  assert.deepEqual(s.calls.map((c) => c.body.run_id), ["new", "old1", "old2"]);
+  assert.deepEqual(s.settled.map((x) => [x.run_id, x.fromQueue]), [["new", false], ["old1", true], ["old2", true]]);
+  assert.deepEqual(s.queue.all(), []);
+  await s.saver.flush();
+  assert.equal(s.calls.length, 3, "nothing is sent twice");
+});
+
+test("a refused submit (422) also shows the API is back: the queue drains", async () => {
+  const s = setup([[422, { error: "bad" }], stored()], { storage: keptStorage("old") });
+  await s.saver.submit(entry("new"));
+  assert.deepEqual(s.calls.map((c) => c.body.run_id), ["new", "old"]);
+  assert.deepEqual(s.queue.all(), []);
+});
+
+test("a drain after a save that fails again is quiet and leaves the kept run queued", async () => {
+  const s = setup([stored(), 503], { storage: keptStorage("old") });
+  assert.equal(await s.saver.submit(entry("new")), "settled");
+  assert.deepEqual(s.statuses, ["saving"], "no 'unreachable' over the run that was just saved");
+  assert.deepEqual(s.queue.all().map((e) => e.run_id), ["old"]);
+});
+
+test("a submit that runs out of window is sent by the periodic retry once the API answers", async () => {
+  const down = Array(11).fill(503); // the whole retry window at random 0
+  const s = setup([...down, 503, 503, stored()], { random: () => 0 });
+  s.saver.startRetrying();
+  assert.equal(await s.saver.submit(entry("a")), "kept");
+  assert.equal(s.calls.length, 11);
+  await s.timers.fire(); // still down
+  await s.timers.fire(); // still down
+  await s.timers.fire(); // back
+  assert.deepEqual(s.calls.slice(11).map((c) => c.body.run_id), ["a", "a", "a"]);
+  assert.deepEqual(s.settled.map((x) => [x.run_id, x.fromQueue]), [["a", true]]);
+  assert.deepEqual(s.queue.all(), []);
+  assert.equal(s.statuses.at(-1), "kept", "failed periodic tries say nothing new");
+  await s.timers.fire(); // empty queue: no request
+  assert.equal(s.calls.length, 14);
+});
+
+test("periodic retry backs off with jitter while the API is down and resets once drained", async () => {
+  for (const [r, first] of [[0, DRAIN_BASE_MS / 2], [1, DRAIN_BASE_MS]]) {
+    const s = setup([503, 503, 503, 503, 503, 503, stored()], { random: () => r, storage: keptStorage("old") });
+    s.saver.startRetrying();
+    for (let i = 0; i < 7; i += 1) await s.timers.fire();
+    const cap = (n) => Math.min(DRAIN_BASE_MS * 2 ** n, DRAIN_MAX_MS);
+    const expected = [0, 1, 2, 3, 4, 5, 6, 0].map((n) => cap(n) / 2 + r * (cap(n) / 2));
+    assert.equal(s.timers.delays[0], first);
+    assert.deepEqual(s.timers.delays, expected);
+    assert.ok(Math.max(...s.timers.delays) <= DRAIN_MAX_MS);
+    assert.deepEqual(s.queue.all(), []);
+  }
+});
+
+test("no periodic request while the tab is hidden; it drains once visible again", async () => {
+  let hidden = true;
+  const s = setup([stored()], { storage: keptStorage("old"), hidden: () => hidden });
+  s.saver.startRetrying();
+  await s.timers.fire();
+  await s.timers.fire();
+  assert.equal(s.calls.length, 0);
+  hidden = false;
+  await s.timers.fire();
+  assert.deepEqual(s.calls.map((c) => c.body.run_id), ["old"]);
+  assert.deepEqual(s.queue.all(), []);
+});
+
+test("stopRetrying cancels the timer; startRetrying twice keeps one timer", () => {
+  const s = setup([]);
+  s.saver.startRetrying();
+  s.saver.startRetrying();
+  assert.equal(s.timers.pending.length, 1);
+  s.saver.stopRetrying();
+  assert.equal(s.timers.pending.length, 0);
+});
+
+// A fetch whose answers the test releases one by one, to interleave saves and drains.
+function gatedFetch() {
+  const calls = [];
+  const gates = [];
+  const fetch = (url, init) => {
+    calls.push(JSON.parse(init.body).run_id);
+    return new Promise((resolve) => gates.push(resolve));
+  };
+  const answer = async (status) => {
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    gates.shift()({ status, ok: status < 300, json: async () => ({ rank: 1, total: 1, stored: {} }) });
+    await new Promise((r) => setImmediate(r));
+  };
+  return { fetch, calls, answer };
+}
+
+test("a run is never in flight twice: drains skip the run submit is retrying and share one pass", async () => {
+  const storage = keptStorage("old");
+  const queue = createQueue(storage);
+  const g = gatedFetch();
+  const timers = fakeTimers();
+  const clock = fakeClock();
+  const saver = createSaver({
+    queue, fetch: g.fetch, now: clock.now, sleep: clock.sleep, random: () => 0,
+    setTimer: timers.setTimer, clearTimer: timers.clearTimer, hidden: () => false,
+  });
+  saver.startRetrying();
+  const submitted = saver.submit(entry("new")); // "new" is queued and in flight
+  const tick = timers.fire(); // the periodic drain: "old" only, never "new"
+  const flushed = saver.flush(); // joins that drain instead of starting another
+  await g.answer(503); // new: retry
+  await g.answer(200); // old: stored
+  await Promise.all([tick, flushed]);
+  await g.answer(200); // new, second try: stored; then its drain finds nothing left
+  assert.equal(await submitted, "settled");
+  assert.deepEqual(g.calls.sort(), ["new", "new", "old"]);
+  assert.deepEqual(queue.all(), []);
 });
