@@ -89,6 +89,7 @@ export function createSaver({
 }) {
   const submitting = new Set(); // run_ids submit() is sending right now
   let draining = null; // the drain pass in progress, shared by every caller
+  let running = false; // between startRetrying() and stopRetrying()
   let timer = null;
   let failures = 0; // periodic drains that found the API down, in a row
 
@@ -127,7 +128,6 @@ export function createSaver({
     }
     if (running && timer === null) schedule();
   }
-  let running = false;
 
   return {
     async submit(entry) {
