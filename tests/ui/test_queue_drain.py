@@ -19,7 +19,7 @@ from tests.ui.helpers import autopilot_realtime, db_rows, open_game
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TOKEN = "drain-test-token-0123456789"
+TOKEN = "c144bba104c91daf0767feba62fdc7a0"  # 128 bits from secrets.token_hex(16), as settings demand
 # The saver's retry window is 30 s; the periodic drain backs off to at most 60 s.
 KEPT_TIMEOUT_MS = 45_000
 DRAIN_TIMEOUT_MS = 75_000
