@@ -7,11 +7,11 @@ serve; once serving, Lifecycle.start. Shutdown, step by step: ops/lifecycle.py.
 import logging
 import sys
 
-from nicegui import app, ui
+from nicegui import app, background_tasks, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops import chaos, chaos_admin, docs, health, metrics, metrics_endpoint, storage_metrics, tracing
+from drafty_bird.ops import chaos, chaos_admin, docs, health, metrics, metrics_endpoint, pages, storage_metrics, tracing
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
@@ -90,6 +90,12 @@ def build(settings: Settings) -> Lifecycle:
         limits={("POST", "/score"): settings.rate_limit_score, ("POST", "/game-start"): settings.rate_limit_game_start},
     )
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(
+        pages.PageCapacityMiddleware,
+        max_pages=settings.max_pages,
+        max_sockets_per_client=settings.max_sockets_per_client,
+        pages=metrics_endpoint.all_clients,
+    )
     app.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
     if settings.instrumentation_enabled:
         app.add_middleware(tracing.RequestIdSpanMiddleware)
@@ -100,10 +106,11 @@ def build(settings: Settings) -> Lifecycle:
     app.include_router(api.router)
     if settings.docs_enabled:  # off in production: no map of the API on the public ingress
         docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
-    register_pages(service, test_hooks=settings.game_test_hooks)
+    register_pages(service, test_hooks=settings.game_test_hooks, push_interval_s=settings.board_push_interval_ms / 1000)
 
     lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages
     app.on_startup(lifecycle.start)
+    app.on_startup(lambda: background_tasks.create(pages.watch_loop_lag(), name="loop-lag"))
     app.on_shutdown(lifecycle.stop)
     app.on_shutdown(verifier.close)  # the replay worker processes
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))

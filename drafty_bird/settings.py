@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     rate_limit_score: str = "120/minute"
     rate_limit_game_start: str = "120/minute"
     trusted_proxies: str = "127.0.0.1,::1"
+    # Capacity (docs/PERFORMANCE.md "Open pages"): NiceGUI clients one process holds before
+    # new page loads get the busy answer; sockets one client may hold (0 = no cap); the
+    # shortest gap between two pushes of the live top 10 to the open pages.
+    max_pages: int = Field(1000, ge=1, le=100_000)
+    max_sockets_per_client: int = Field(30, ge=0, le=100_000)
+    board_push_interval_ms: int = Field(500, ge=0, le=60_000)
 
     # Score verification (issue 11). required: POST /score needs the run token and ticks and
     # stores the server's replay of the run; off: the original {"player","score"} contract.

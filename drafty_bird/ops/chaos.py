@@ -9,6 +9,7 @@ import asyncio
 import logging
 import math
 import random
+from collections.abc import Callable
 from statistics import NormalDist
 
 from opentelemetry import trace
@@ -106,6 +107,14 @@ class ChaosState:
 
 
 _state = ChaosState(ChaosConfig())
+# Told of every change (the pages' banners): pushed once per change, never polled per page.
+_watchers: list[Callable[[ChaosState], None]] = []
+
+
+def watch(callback: Callable[[ChaosState], None]) -> Callable[[], None]:
+    """Call callback(state) after every configure(); returns an unwatch."""
+    _watchers.append(callback)
+    return lambda: _watchers.remove(callback)
 
 
 def chaos_state() -> ChaosState:
@@ -117,6 +126,11 @@ def configure(config: ChaosConfig) -> ChaosState:
     """Replace the live config (and re-seed): start-up and PUT /ops/chaos."""
     global _state
     _state = ChaosState(config)
+    for callback in list(_watchers):
+        try:
+            callback(_state)
+        except Exception:  # a broken page must not fail the control call
+            log.exception("chaos watcher failed")
     return _state
 
 

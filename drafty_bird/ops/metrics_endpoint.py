@@ -35,6 +35,13 @@ def open_clients() -> int:
     return sum(1 for client in list(Client.instances.values()) if client.has_socket_connection)
 
 
+def all_clients() -> int:
+    """NiceGUI clients held, socket or not: what MAX_PAGES bounds (each costs memory)."""
+    from nicegui import Client
+
+    return len(Client.instances)
+
+
 PRIVATE_HOST = "127.0.0.1"
 
 

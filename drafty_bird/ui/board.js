@@ -1,12 +1,17 @@
-// Live top-10 panel. Python replaces `rows` in one prop update per change, so each
-// open page gets one small message per new top-10 score.
+// Live top-10 panel. Python pushes the shared `rows` (at most one message per interval
+// per page); `mine` holds this page's own runs ("player|score|createdAt").
 export default {
-  props: { rows: Array, rankText: String },
+  props: { rows: Array, mine: Array, rankText: String },
+  methods: {
+    isMine(r) {
+      return (this.mine || []).includes(`${r.player}|${r.score}|${r.createdAt}`);
+    },
+  },
   template: `
   <section class="db-board-panel" aria-labelledby="db-top-title">
     <h2 id="db-top-title">Top 10</h2>
     <ol class="db-rows" aria-live="polite" aria-relevant="all">
-      <li v-for="r in rows" :key="r.key" :class="{ 'db-mine': r.mine }">
+      <li v-for="r in rows" :key="r.key" :class="{ 'db-mine': isMine(r) }">
         <span class="db-rank">{{ r.rank }}</span>
         <span class="db-player">{{ r.player }}</span>
         <span class="db-score">{{ r.score }}</span>

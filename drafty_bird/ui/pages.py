@@ -9,7 +9,8 @@ from nicegui import Client, ui
 from nicegui.elements.mixins.text_element import TextElement
 
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops.chaos import chaos_state
+from drafty_bird.ops import chaos
+from drafty_bird.ops.chaos import ChaosState
 from drafty_bird.ui.board import Board, LiveBoards, serialize
 from drafty_bird.ui.game import Game
 from drafty_bird.ui.palette import css_variables
@@ -41,12 +42,8 @@ body{background:var(--db-pale);font-family:var(--db-font);color:var(--db-navy)}
 """
 
 
-CHAOS_POLL_S = 2.0  # chaos can be flipped at runtime (PUT /ops/chaos); a cheap in-memory read
-
-
-def chaos_summary() -> str | None:
+def chaos_summary(state: ChaosState) -> str | None:
     """What chaos injection is doing right now, or None when it is off."""
-    state = chaos_state()
     if not state.enabled:
         return None
     c = state.config
@@ -58,9 +55,35 @@ def chaos_summary() -> str | None:
     return f"{'; '.join(parts) or 'armed'} on {', '.join(c.routes)}"
 
 
-def register_pages(service: LeaderboardService, *, test_hooks: bool = False) -> None:
+def show_chaos(banner: ui.label, state: ChaosState) -> None:
+    summary = chaos_summary(state)
+    text = f"Chaos testing is on: {summary}" if summary else ""
+    if text != banner.text or banner.visible != bool(summary):
+        banner.set_text(text)
+        banner.set_visibility(bool(summary))
+
+
+class ChaosBanners:
+    """Chaos can be flipped at runtime (PUT /ops/chaos): pushed to open pages on change, not polled per page."""
+
+    def __init__(self) -> None:
+        self.banners: set[ui.label] = set()
+        chaos.watch(self._changed)
+
+    def add(self, banner: ui.label, client: Client) -> None:
+        self.banners.add(banner)
+        client.on_delete(lambda: self.banners.discard(banner))
+
+    def _changed(self, state: ChaosState) -> None:
+        for banner in list(self.banners):
+            if not banner.is_deleted:
+                show_chaos(banner, state)
+
+
+def register_pages(service: LeaderboardService, *, test_hooks: bool = False, push_interval_s: float = 0.5) -> None:
     """test_hooks exposes window.__draftyBird for Playwright (GAME_TEST_HOOKS)."""
-    live = LiveBoards(service)
+    live = LiveBoards(service, push_interval_s)
+    banners = ChaosBanners()
 
     @ui.page("/", title="Drafty Bird")
     async def index(client: Client) -> None:
@@ -71,16 +94,8 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False) -> 
             TextElement(tag="h1", text="Drafty Bird")  # a real <h1>, without ui.html's sanitizer bundle
             ui.label("Fly the Draft Detector through the leaky ducts.").props('role="doc-subtitle"')
         chaos_banner = ui.label().classes("db-chaos").props('role="status"')
-
-        def show_chaos() -> None:
-            summary = chaos_summary()
-            text = f"Chaos testing is on: {summary}" if summary else ""
-            if text != chaos_banner.text or chaos_banner.visible != bool(summary):
-                chaos_banner.set_text(text)
-                chaos_banner.set_visibility(bool(summary))
-
-        show_chaos()
-        ui.timer(CHAOS_POLL_S, show_chaos)
+        show_chaos(chaos_banner, chaos.chaos_state())
+        banners.add(chaos_banner, client)
         with ui.element("main").classes("db-main"):
             play = ui.element("div").classes("db-play")
             board = Board(top)

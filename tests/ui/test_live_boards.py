@@ -20,6 +20,8 @@ from drafty_bird.ui.board import LiveBoards
 
 
 class Page:
+    is_deleted = False
+
     def __init__(self) -> None:
         self.shown: list[list[dict]] = []
 
@@ -44,7 +46,7 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
 
     store = ScoreStore(engine)
     service = LeaderboardService(store)
-    live = LiveBoards(service)
+    live = LiveBoards(service, interval=0)  # coalescing has its own test
     pages = [Page() for _ in range(40)]
     live.boards.update(pages)  # type: ignore[arg-type]  # stand-ins: LiveBoards only calls show()
 
@@ -57,7 +59,7 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
         stored = datetime.fromisoformat(raw)
         created_at = f"{stored:%Y-%m-%dT%H:%M:%S}.{stored.microsecond // 1000:03d}Z"
         assert result.stored.model_dump(mode="json")["createdAt"] == created_at
-        expected = {"player": "Ada", "score": 5, "createdAt": created_at}
+        expected = {"player": "Ada", "score": 5, "createdAt": created_at, "key": f"0-{created_at}", "rank": 1}
         assert all(p.shown == [[expected]] for p in pages), pages[0].shown
         assert len({id(p.shown[0]) for p in pages}) == 1, "serialized once, shared by every page"
 
