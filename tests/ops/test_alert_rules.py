@@ -93,6 +93,7 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
         ),
         ("DraftyBirdHighLatencyP99", "p99_rate5m > 0.5", "p99_rate5m > 2"),
         ("DraftyBirdErrorBudgetBurnFast", "rate5m > (14.4 * 0.01)", "rate5m > (14.4 * 0.1)"),
+        ("DraftyBirdPagesNearLimit", "(drafty_bird_pages_limit) > 0.8", "(drafty_bird_pages_limit) > 0.9"),
     ],
 )
 def test_unit_tests_catch_a_weakened_threshold(tmp_path: Path, alert: str, old: str, new: str) -> None:

@@ -38,6 +38,10 @@ EXPECTED = {
     ),
     "DraftyBirdChaosActive": ({CHAOS}, "max by (job, revision) (drafty_bird_chaos_enabled)"),
     "DraftyBirdStorageNotReady": (set(), "max by (job, revision) (drafty_bird_storage_ready)"),
+    "DraftyBirdPagesNearLimit": (
+        set(),
+        "max by (job, revision) (drafty_bird_pages_connected) / max by (job, revision) (drafty_bird_pages_limit)",
+    ),
     "DraftyBirdErrorBudgetBurnFast": (
         {CHAOS},
         'min by (job, revision) ({__name__=~"job_revision:http_error_ratio:rate(1h|5m)"})',
