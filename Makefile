@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 SCORE_DB_PATH ?= ./data/db.sqlite
 
-.PHONY: install install-run run run-cluster lint test system-deps tools schemas bench bench-scaleout bench-instrumentation lock clean
+.PHONY: install install-run run run-cluster lint test system-deps tools schemas bench bench-scaleout bench-instrumentation bench-pages lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,17 @@ schemas: $(SCHEMAS)/.installed
 test: lint system-deps tools schemas
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# bench-pages is not part of `make bench`: the full curve (100 to 2,000 pages, reconnect
+# storms) takes about 15 minutes and two cores; run it on its own.
 bench: install system-deps
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_scaleout.py
+
+# Open pages on one server: RSS, idle CPU, top-10 broadcast p50/p99, loop lag, /healthz p99,
+# reconnect storm, at 100 to 2,000 pages (docs/PERFORMANCE.md "Open pages"). PAGES_ARGS to narrow it.
+PAGES_ARGS ?=
+bench-pages: install
+	$(BIN)/python bench/pages_load.py $(PAGES_ARGS)
 
 # SQLite vs PostgreSQL with 1 and 2 replicas (behind HAProxy), 10k and 1M rows (docs/PERFORMANCE.md).
 bench-scaleout: install system-deps
