@@ -5,7 +5,9 @@ Real server processes; pages are opened the way the browser does (tests/pageclie
 """
 
 import asyncio
+import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -58,14 +60,12 @@ def test_past_max_pages_a_page_load_gets_the_busy_page_and_the_api_still_answers
                 assert required(samples, "drafty_bird_busy_answers_total", reason="max_pages") >= 2
                 for page in pages:
                     await page.close()
+
                 # Closed sockets are counted; closed pages free their seats once NiceGUI prunes them.
-                await asyncio.to_thread(
-                    wait_until,
-                    lambda: required(scrape(server.url), "drafty_bird_page_sockets_total", event="disconnect", reason="")
-                    == 4,
-                    15,
-                    message="4 disconnects counted",
-                )
+                def disconnects() -> float:
+                    return required(scrape(server.url), "drafty_bird_page_sockets_total", event="disconnect", reason="")
+
+                await asyncio.to_thread(wait_until, lambda: disconnects() == 4, 15, message="4 disconnects counted")
                 assert required(scrape(server.url), "drafty_bird_pages_connected") == 0
 
         asyncio.run(scenario())
@@ -109,6 +109,10 @@ def test_socket_cap_per_client_counts_the_forwarded_client_behind_a_trusted_prox
         asyncio.run(scenario())
 
 
+def recorder(box: list[tuple[float, str]]) -> Callable[[str, float], None]:
+    return lambda frame, at: box.append((at, frame))
+
+
 def is_board_update(frame: str) -> bool:
     # The first update also brings a load_js_components frame naming the tag: not a push.
     return frame.startswith('42["update"') and '"nicegui-board"' in frame
@@ -122,8 +126,8 @@ def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_
             async with session() as http:
                 pushes: list[list[tuple[float, str]]] = [[] for _ in range(3)]
                 pages = []
-                for i in range(3):
-                    page = Page(server.url, http, on_event=lambda d, t, i=i: pushes[i].append((t, d)))
+                for box in pushes:
+                    page = Page(server.url, http, on_event=recorder(box))
                     await page.open()
                     pages.append(page)
                 await asyncio.sleep(1)
@@ -143,7 +147,7 @@ def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_
                     bound = int(burst_s / interval_s) + 2
                     assert 1 <= len(board) <= bound, f"{len(board)} pushes in {burst_s:.1f} s (bound {bound})"
                     assert len(board) < 40
-                    gaps = [b[0] - a[0] for a, b in zip(board, board[1:], strict=False)]
+                    gaps = [b[0] - a[0] for a, b in itertools.pairwise(board)]
                     assert all(g >= interval_s * 0.6 for g in gaps), gaps  # margin for arrival jitter on a busy box
                     assert '"burst39"' in board[-1][1], "the last push carries the latest top 10"
 
