@@ -144,6 +144,7 @@ def serve() -> None:
         host=settings.host,
         port=settings.port,
         title="Drafty Bird",
+        reconnect_timeout=settings.page_reconnect_timeout_s,
         reload=False,
         show=False,
         show_welcome_message=False,

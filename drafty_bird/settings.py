@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_pages: int = Field(1000, ge=1, le=100_000)
     max_sockets_per_client: int = Field(30, ge=0, le=100_000)
     board_push_interval_ms: int = Field(500, ge=0, le=60_000)
+    # NiceGUI's reconnect timeout; socket.io pings every 0.8x and drops a page after 0.4x
+    # more. NiceGUI's 3 s default (4 s + 2 s) dropped pages when the loop stalled under load.
+    page_reconnect_timeout_s: float = Field(10.0, ge=3, le=120)
 
     # Score verification (issue 11). required: POST /score needs the run token and ticks and
     # stores the server's replay of the run; off: the original {"player","score"} contract.
