@@ -35,11 +35,11 @@ for _event, _reason in (("connect", ""), ("disconnect", ""), ("refused", "per_cl
 for _reason in ("max_pages", "per_client"):
     BUSY_ANSWERS.labels(_reason)
 
-# Small, no scripts of NiceGUI's: it costs the server nothing to keep answering it.
+# Small, no scripts: it costs the server nothing to keep answering it.
 BUSY_PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Drafty Bird is busy</title>"
     f'<meta http-equiv="refresh" content="{RETRY_AFTER_S}">'
-    '<body style="font-family:system-ui,sans-serif;background:#eaf4fb;color:#14213d;text-align:center;padding:3rem">'
+    "<body>"  # no inline style: the strict CSP of non-NiceGUI answers would refuse it
     "<h1>Drafty Bird is busy</h1><p>Every seat on this server is taken. Retrying in a few seconds&hellip;</p>"
 ).encode()
 

