@@ -40,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_instrumentation import DiscardingSink, cpu_seconds  # noqa: E402 (needs the sys.path set-up above)
+from bench_instrumentation import DiscardingSink, cpu_seconds  # noqa: E402 (beside this file: sys.path[0])
+
 from drafty_bird.data.engine import make_engine, migrate  # noqa: E402 (needs the sys.path set-up above)
 from tests.server import RunningServer, free_port, launch, wait_healthy, wait_until  # noqa: E402 (as above)
 
@@ -259,7 +260,7 @@ def main() -> None:
         db = seeded_db(rows, work / name / "db.sqlite")
         servers[name] = launch(work, {**BASE_ENV, **extra}, db_path=db, name=name)
     runs: dict[tuple[str, str], list[dict]] = {}
-    extras: dict[str, dict] = {}
+    extras: dict[str, object] = {}
     load_before = os.getloadavg()
     try:
         wait_up(bare.url)
@@ -340,7 +341,7 @@ def main() -> None:
     )
 
 
-def batch_sizes(metrics_text: str) -> dict[str, float]:
+def batch_sizes(metrics_text: str) -> dict[str, object]:
     """drafty_bird_db_write_batch_size: the group-commit batch histogram, if the server has it."""
     count = total = 0.0
     buckets = {}

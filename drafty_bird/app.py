@@ -66,6 +66,7 @@ def build(settings: Settings) -> Lifecycle:
     configure_logging(settings.log_level)
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
+    store.on_batch = metrics.WRITE_BATCH.observe
     # The proxy times every store call; off with instrumentation, for the benchmark.
     verifier = ScoreVerifier.from_settings(
         mode=settings.score_verification,

@@ -7,16 +7,24 @@ queuing on the file lock. On PostgreSQL every thread may write (one per pooled
 connection), and so may every replica: run_id idempotency and the score_counts
 upserts are single ON CONFLICT statements, safe under concurrent writers.
 
+Group commit (SQLite): scores that arrive while a commit is running wait together and
+go in as one transaction with one fsync; each caller gets its answer only after that
+commit, and a failed commit fails every caller in the batch (nothing of it is stored).
+rank/total/highScore are worked out per row as if the batch had been written one row
+at a time, in arrival order.
+
 Failures leave as data.errors exceptions (never driver errors): a locked file is
 retried here with tenacity first; a write without the writer lease, on a full or
 read-only disk, or on a corrupt file is refused and nothing changes.
 """
 
 import asyncio
+import bisect
 import functools
 import logging
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,10 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, Insert, Row, func, text
+from sqlalchemy import Connection, Engine, Insert, Row, func, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
@@ -53,6 +61,9 @@ T = TypeVar("T")
 # PostgreSQL: a stored score that enters the top this size NOTIFYs TOP_CHANNEL (the live board's size).
 TOP_NOTIFY_SIZE = 10
 TOP_CHANNEL = "drafty_bird_top"
+# Upper bound on one group commit; under heavier load the next batch forms while this one commits.
+MAX_BATCH = 256
+NewScore = tuple[str, int, str | None, bool, str | None]  # player, score, run_id, verified, ticks
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,12 @@ class ScoreStore:
         # thread ever waits for a connection.
         shared = engine.pool.__class__.__name__ == "StaticPool" or engine.dialect.name == "postgresql"
         self._read_pool = self._write_pool if shared else ThreadPoolExecutor(read_threads, thread_name_prefix="db-read")
+        # Group commit: adds waiting for the write thread, and the task that commits them.
+        self.group_commit = engine.dialect.name == "sqlite"
+        self._pending: list[tuple[NewScore, asyncio.Future[StoredScore]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        # Called with each committed batch's size (the ops layer counts them; data never imports ops).
+        self.on_batch: Callable[[int], None] | None = None
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
         if self.unavailable is not None:
@@ -184,13 +201,15 @@ class ScoreStore:
         self.engine, self.lease, self.writer_id = other.engine, other.lease, other.writer_id
         self._write_pool, self._read_pool = other._write_pool, other._read_pool
         self.unavailable = self.corrupt = self.degraded = self.replaced = None
-        self.schema_current = other.schema_current
+        self.schema_current, self.group_commit = other.schema_current, other.group_commit
         self._file, self._file_id = other._file, other._file_id
         for pool in old_pools:
             pool.shutdown(wait=False)
 
     async def drain_writes(self) -> None:
         """Wait for every write queued so far to finish (shutdown: before releasing the lease)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
         await asyncio.get_running_loop().run_in_executor(self._write_pool, lambda: None)
 
     # ------------------------------------------------------------ async API
@@ -199,7 +218,33 @@ class ScoreStore:
         self, player: str, score: int, run_id: str | None, *, verified: bool = False, ticks: str | None = None
     ) -> StoredScore:
         self._require_writer()
-        return await self._run(self._write_pool, self._add, player, score, run_id, verified, ticks)
+        if not self.group_commit:
+            return await self._run(self._write_pool, self._add, player, score, run_id, verified, ticks)
+        if self.unavailable is not None:
+            raise self.unavailable
+        future: asyncio.Future[StoredScore] = asyncio.get_running_loop().create_future()
+        self._pending.append(((player, score, run_id, verified, ticks), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        # A cancelled caller (client gone) does not cancel the write: like before, it may still land.
+        return await future
+
+    async def _flush(self) -> None:
+        """Commit what is waiting, one batch at a time, until nothing is (event loop)."""
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                results = await self._run(self._write_pool, self._add_batch, [item for item, _ in batch])
+            except Exception as exc:  # noqa: BLE001 (every caller of the batch gets the failure, whatever it is)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     async def top(self, limit: int) -> list[Row]:
         return await self._run(self._read_pool, self._top, limit)
@@ -287,6 +332,69 @@ class ScoreStore:
         stmt = insert(Score).values(**values)
         return stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(col(Score.id))
 
+    def _add_batch(self, items: list[NewScore]) -> list[StoredScore]:
+        """One transaction, one commit for every item; all or nothing (write thread)."""
+        try:
+            with self.engine.begin() as conn:
+                plan, new_rows = self._plan_batch(conn, items)
+                if new_rows:
+                    conn.execute(insert(Score), [_row_params(row) for row in new_rows])
+                    conn.execute(
+                        self._counts_upsert(),
+                        [{"score": s, "n": n} for s, n in Counter(r.score for r in new_rows).items()],
+                    )
+                lowest = min(row.score for row, _ in plan)
+                counts = conn.execute(
+                    text("SELECT score, n FROM score_counts WHERE score >= :low AND n > 0 ORDER BY score DESC"),
+                    {"low": lowest},
+                ).all()
+                total = int(conn.execute(text("SELECT coalesce(sum(n), 0) FROM score_counts")).scalar_one())
+                # Checked again at the last moment: the lease may have lapsed while queued,
+                # or a restore swapped the file (a commit would land in the old one).
+                self._check_file()
+                self._require_writer()
+        except IntegrityError:
+            # Another writer committed one of these run_ids between our read and insert: one by one.
+            return [self._add(*item) for item in items]
+        self.degraded = None
+        return _as_if_one_by_one(plan, [(int(s), int(n)) for s, n in counts], total)
+
+    def _plan_batch(self, conn: Connection, items: list[NewScore]) -> tuple[list[tuple[Score, bool]], list[Score]]:
+        """Each item's row and whether it is a retry (of a stored run, or of one earlier in the batch)."""
+        run_ids = [item[2] for item in items if item[2] is not None]
+        seen: dict[str, Score] = {}
+        if run_ids:
+            stmt = select(Score.player, Score.score, Score.created_at, Score.run_id).where(
+                col(Score.run_id).in_(run_ids)
+            )
+            for player, score, created_at, run_id in conn.execute(stmt):
+                seen[run_id] = Score(player=player, score=score, created_at=created_at, run_id=run_id)
+        plan: list[tuple[Score, bool]] = []
+        new_rows: list[Score] = []
+        for player, score, run_id, verified, ticks in items:
+            known = seen.get(run_id) if run_id is not None else None
+            if known is not None:
+                plan.append((known, True))
+                continue
+            row = Score(
+                player=player,
+                score=score,
+                run_id=run_id,
+                created_at=utcnow(),
+                writer_id=self.writer_id,
+                verified=verified,
+                ticks=ticks,
+            )
+            new_rows.append(row)
+            plan.append((row, False))
+            if run_id is not None:
+                seen[run_id] = row
+        return plan, new_rows
+
+    def _counts_upsert(self) -> Insert:
+        stmt = sqlite_insert(ScoreCount)
+        return stmt.on_conflict_do_update(index_elements=["score"], set_={"n": ScoreCount.n + stmt.excluded.n})
+
     def _count_upsert(self, score: int) -> Insert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(ScoreCount).values(score=score, n=1)
@@ -349,6 +457,45 @@ def _file_identity(engine: Engine) -> tuple[Path | None, tuple[int, int] | None]
         return path, _stat_id(path)
     except FileNotFoundError:
         return path, None
+
+
+def _row_params(row: Score) -> dict[str, object]:
+    return {
+        "player": row.player,
+        "score": row.score,
+        "created_at": row.created_at,
+        "run_id": row.run_id,
+        "writer_id": row.writer_id,
+        "verified": row.verified,
+        "ticks": row.ticks,
+    }
+
+
+def _as_if_one_by_one(plan: list[tuple[Score, bool]], counts: list[tuple[int, int]], total: int) -> list[StoredScore]:
+    """rank/total/highScore of each item as if the batch had been committed row by row.
+
+    counts: (score, n) after the whole batch, score descending, for every score >= the
+    lowest in the batch; total: rows after the whole batch. Walking back from the last
+    item, the rows that came after it are taken away again.
+    """
+    scores_desc = [score for score, _ in counts]
+    above = [0]  # above[k]: rows with a score higher than scores_desc[k]
+    for _, n in counts[:-1]:
+        above.append(above[-1] + n)
+    neg = [-score for score in scores_desc]  # ascending, for bisect
+    later: Counter[int] = Counter()  # new rows after the current item, by score
+    results: list[StoredScore] = []
+    for row, duplicate in reversed(plan):
+        k = bisect.bisect_left(neg, -row.score)  # first index with score <= row.score
+        higher = above[k] if k < len(above) else above[-1] + counts[-1][1]
+        higher -= sum(n for score, n in later.items() if score > row.score)
+        high = next(score for score, n in counts if n - later[score] > 0)
+        results.append(
+            StoredScore(row=row, duplicate=duplicate, rank=higher + 1, high_score=high, total=total - later.total())
+        )
+        if not duplicate:
+            later[row.score] += 1
+    return results[::-1]
 
 
 def open_store(

@@ -53,6 +53,12 @@ SCORES_REJECTED = Counter(
     "Runs refused by replay verification (422, nothing stored), by reason.",
     ["reason"],
 )
+# Group commit: scores per SQLite transaction (1 when requests arrive one at a time).
+WRITE_BATCH = Histogram(
+    "drafty_bird_db_write_batch_size",
+    "Scores committed together in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 WS_CLIENTS = Gauge("drafty_bird_ws_clients", "Open game pages (NiceGUI clients with a live socket).")
 BUILD_INFO = Gauge("drafty_bird_build_info", "Always 1; the labels name the running build.", ["version", "revision"])
 

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from tests.ops.scrape import scrape, value
 from tests.scoreload import ScoreLoad, assert_every_ack_stored_once, integrity
 from tests.server import launch, wait_healthy, wait_until
 
@@ -75,8 +76,17 @@ def test_kill_9_under_load_loses_no_acknowledged_score(tmp_path) -> None:
     servers = [first]
     try:
         wait_healthy(first)
-        load = ScoreLoad(lambda: [s.url for s in servers if s.proc.poll() is None], threads=6).start()
+        # 16 clients: enough that scores wait for each other's commit and share one (group commit).
+        load = ScoreLoad(lambda: [s.url for s in servers if s.proc.poll() is None], threads=16).start()
         load.wait_for_acks(150, 30)
+
+        def batched() -> bool:
+            samples = scrape(first.url)
+            return value(samples, "drafty_bird_db_write_batch_size_sum") > value(
+                samples, "drafty_bird_db_write_batch_size_count"
+            )
+
+        wait_until(batched, 30, interval=0.2, message="a group commit of more than one score")
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(5)
         acked_at_kill = len(load.acked)
