@@ -226,6 +226,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 1_000_000], metavar=("SMALL", "LARGE"))
     parser.add_argument("--skip", nargs="*", default=[], help="targets to leave out, e.g. wal-1M export10-10k")
+    parser.add_argument("--routes", nargs="*", default=list(ROUTES), help="routes to measure, e.g. 'GET /healthz'")
+    parser.add_argument("--no-extras", action="store_true", help="skip the scrape and burst measurements")
+    parser.add_argument(
+        "--before", help="also run this git revision's server (target before-<small>) for a before/after"
+    )
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.01, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -253,12 +258,22 @@ def main() -> None:
         f"off-{names[small]}": (small, {"INSTRUMENTATION_ENABLED": "false"}, all_routes),
         f"export10-{names[small]}": (small, export, all_routes),
     }
+    if args.before:
+        plan[f"before-{names[small]}"] = (small, {}, all_routes)
     plan = {name: spec for name, spec in plan.items() if name not in args.skip}
     bare = Bare(work)
     servers: dict[str, RunningServer] = {}
     for name, (rows, extra, _routes) in plan.items():
         db = seeded_db(rows, work / name / "db.sqlite")
-        servers[name] = launch(work, {**BASE_ENV, **extra}, db_path=db, name=name)
+        command = None
+        if name.startswith("before-"):
+            # Its own checkout: main.py's directory comes first on sys.path, so its drafty_bird is imported.
+            checkout = work / "before-checkout"
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", "-q", str(checkout), args.before], cwd=ROOT, check=True
+            )
+            command = [sys.executable, str(checkout / "main.py")]
+        servers[name] = launch(work, {**BASE_ENV, **extra}, db_path=db, name=name, command=command)
     runs: dict[tuple[str, str], list[dict]] = {}
     extras: dict[str, object] = {}
     load_before = os.getloadavg()
@@ -270,7 +285,7 @@ def main() -> None:
         targets += [(name, servers[name].url, servers[name].proc.pid, plan[name][2]) for name in servers]
         for rep in range(args.reps):
             order = targets if rep % 2 == 0 else targets[::-1]
-            for route in ROUTES:
+            for route in args.routes:
                 for name, url, pid, routes in order:
                     if route in routes:
                         method, path = ROUTES[route]
@@ -279,7 +294,7 @@ def main() -> None:
                         print(f"rep {rep} {name:<14} {route:<18} {result['rps']:8.0f} req/s", file=sys.stderr)
 
         main_target = f"on-{names[small]}"
-        if main_target in servers:
+        if main_target in servers and not args.no_extras:
             url = servers[main_target].url
             # /healthz during a POST burst: the event loop must never stall.
             prober = probe(url + "/healthz", args.seconds, 0.01)
@@ -298,6 +313,10 @@ def main() -> None:
         bare.stop()
         for server in servers.values():
             server.stop()
+        if args.before:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(work / "before-checkout")], cwd=ROOT, check=False
+            )
 
     summary: dict[str, dict] = {}
     for (name, route), results in runs.items():
@@ -332,6 +351,7 @@ def main() -> None:
                 "concurrency": CONCURRENCY,
                 "seconds": args.seconds,
                 "reps": args.reps,
+                "before_revision": args.before,
                 "results": summary,
                 "instrumentation_overhead": overhead,
                 **extras,
