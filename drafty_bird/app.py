@@ -6,12 +6,24 @@ serve; once serving, Lifecycle.start. Shutdown, step by step: ops/lifecycle.py.
 
 import logging
 import sys
+from typing import Any
 
 from nicegui import app, background_tasks, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.leaderboard import LeaderboardService
-from drafty_bird.ops import chaos, chaos_admin, docs, health, metrics, metrics_endpoint, pages, storage_metrics, tracing
+from drafty_bird.ops import (
+    chaos,
+    chaos_admin,
+    docs,
+    fast_path,
+    health,
+    metrics,
+    metrics_endpoint,
+    pages,
+    storage_metrics,
+    tracing,
+)
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
@@ -33,7 +45,7 @@ GRACEFUL_SHUTDOWN_S = 8
 
 
 def install_observability(settings: Settings) -> None:
-    """Chaos, /metrics, the metrics middleware (outside the access log) and server spans."""
+    """Chaos, /metrics and server spans."""
     chaos.configure(settings.chaos)
     if settings.chaos_admin_token is not None:
         chaos_admin.register(app, settings.chaos_admin_token.get_secret_value(), settings.chaos_auth_failure_limit)
@@ -46,7 +58,6 @@ def install_observability(settings: Settings) -> None:
     )
     if not settings.instrumentation_enabled:
         return
-    app.add_middleware(MetricsMiddleware)
     resource = tracing.build_resource(
         version=__version__,
         environment=settings.deployment_environment,
@@ -59,6 +70,33 @@ def install_observability(settings: Settings) -> None:
         exporters=settings.otel_traces_exporter,
     )
     tracing.setup_tracing(app, resource, exporters)  # wraps the whole stack: outermost
+
+
+# Exact paths that take the fast path (ops/fast_path.py); everything else takes NiceGUI's full stack.
+API_PATHS = (*(getattr(route, "path", "") for route in api.router.routes), "/readyz", "/metrics", chaos.CONTROL_PATH)
+PROBE_PATHS = ("/healthz",)
+
+
+def add_request_layers(target: Any, settings: Settings) -> None:
+    """Our pure-ASGI layers. add_middleware wraps outermost last: the access log sees the 413s too."""
+    target.add_middleware(
+        RateLimitMiddleware,
+        limits={("POST", "/score"): settings.rate_limit_score, ("POST", "/game-start"): settings.rate_limit_game_start},
+    )
+    target.add_middleware(BodySizeLimitMiddleware)
+    target.add_middleware(
+        pages.PageCapacityMiddleware,
+        max_pages=settings.max_pages,
+        max_sockets_per_client=settings.max_sockets_per_client,
+        pages=metrics_endpoint.all_clients,
+    )
+    target.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
+    if settings.instrumentation_enabled:
+        target.add_middleware(tracing.RequestIdSpanMiddleware)
+    target.add_middleware(AccessLogMiddleware)
+    target.add_middleware(SecurityHeadersMiddleware)  # outside the access log: every answer carries them
+    if settings.instrumentation_enabled:
+        target.add_middleware(MetricsMiddleware)  # outside the access log: counts every answer
 
 
 def build(settings: Settings) -> Lifecycle:
@@ -85,28 +123,14 @@ def build(settings: Settings) -> Lifecycle:
     app.title = "Drafty Bird"
     app.version = __version__
     install_error_handlers(app)
-    # add_middleware wraps outermost last: the access log sees the 413s too.
-    app.add_middleware(
-        RateLimitMiddleware,
-        limits={("POST", "/score"): settings.rate_limit_score, ("POST", "/game-start"): settings.rate_limit_game_start},
-    )
-    app.add_middleware(BodySizeLimitMiddleware)
-    app.add_middleware(
-        pages.PageCapacityMiddleware,
-        max_pages=settings.max_pages,
-        max_sockets_per_client=settings.max_sockets_per_client,
-        pages=metrics_endpoint.all_clients,
-    )
-    app.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
-    if settings.instrumentation_enabled:
-        app.add_middleware(tracing.RequestIdSpanMiddleware)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)  # outside the access log: every answer carries them
+    add_request_layers(app, settings)
     install_observability(settings)
     app.include_router(health.router)
     app.include_router(api.router)
     if settings.docs_enabled:  # off in production: no map of the API on the public ingress
         docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
+    # Last, so it sees every layer above (and the tracing wrapper): API paths skip NiceGUI's page middleware.
+    fast_path.install(app, api_paths=API_PATHS, probe_paths=PROBE_PATHS)
     register_pages(service, test_hooks=settings.game_test_hooks, push_interval_s=settings.board_push_interval_ms / 1000)
 
     lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages

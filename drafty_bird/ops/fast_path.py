@@ -1,0 +1,73 @@
+"""The API and the liveness probe skip NiceGUI's page middleware (pure ASGI dispatch).
+
+ui.run wraps the whole app in two BaseHTTPMiddleware layers meant for pages: cache
+headers on /_nicegui/<version>/ assets, and X-Forwarded-Prefix on relative redirects.
+BaseHTTPMiddleware runs each request through a task group and memory streams, which
+costs more than the rest of our stack together, and neither can change an answer of the
+exact API paths (no /_nicegui path, no relative Location header). So requests for those
+paths go to a second stack built from the same layers, in the same order, minus those
+two; GZip stays there (bodies of 500 bytes and more are compressed when asked, as
+before). /healthz also skips GZip (its 15-byte body is never compressed) and the
+OTel server-span middleware (probes are excluded from tracing anyway). Every other
+path (pages, assets, socket.io, unknown paths, websockets, lifespan) takes the full stack.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+PAGE_ONLY = frozenset({"SetCacheControlMiddleware", "RedirectWithPrefixMiddleware"})
+PROBE_SKIPS = PAGE_ONLY | {"GZipMiddleware"}
+
+
+class FastPathDispatch:
+    """Exact path -> its own stack; anything else -> the full stack."""
+
+    def __init__(self, full: ASGIApp, stacks: dict[str, ASGIApp]) -> None:
+        self.full = full
+        self.stacks = stacks
+        # FastAPI walks .app from the stack's top to find contrib's OTel middleware; without
+        # it, FastAPI's native telemetry would open a second SERVER span around ours.
+        self.app = full
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            stack = self.stacks.get(scope["path"])
+            if stack is not None:
+                await stack(scope, receive, send)
+                return
+        await self.full(scope, receive, send)
+
+
+def _without(middleware: list[Middleware], names: frozenset[str]) -> list[Middleware]:
+    return [m for m in middleware if getattr(m.cls, "__name__", "") not in names]
+
+
+def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -> None:
+    """Call after every add_middleware and after tracing.setup_tracing (before serving).
+
+    The stacks are built where Starlette builds its own: on the first request, once
+    ui.run has added its middleware.
+    """
+    traced_build: Callable[[], ASGIApp] = app.build_middleware_stack  # FastAPIInstrumentor's, if tracing is on
+    untraced_build: Callable[[], ASGIApp] = type(app).build_middleware_stack.__get__(app)
+    api, probes = tuple(api_paths), tuple(probe_paths)
+
+    def build_with(build: Callable[[], ASGIApp], middleware: list[Middleware]) -> ASGIApp:
+        everything = app.user_middleware
+        app.user_middleware = middleware
+        try:
+            return build()
+        finally:
+            app.user_middleware = everything
+
+    def build_middleware_stack() -> ASGIApp:
+        full = traced_build()
+        api_stack = build_with(traced_build, _without(app.user_middleware, PAGE_ONLY))
+        probe_stack = build_with(untraced_build, _without(app.user_middleware, PROBE_SKIPS))
+        stacks = {path: api_stack for path in api} | {path: probe_stack for path in probes}
+        return FastPathDispatch(full, stacks)
+
+    app.build_middleware_stack = build_middleware_stack
