@@ -23,6 +23,7 @@ import bisect
 import functools
 import logging
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -61,6 +62,12 @@ T = TypeVar("T")
 # PostgreSQL: a stored score that enters the top this size NOTIFYs TOP_CHANNEL (the live board's size).
 TOP_NOTIFY_SIZE = 10
 TOP_CHANNEL = "drafty_bird_top"
+# The top TOP_CACHE_ROWS rows stay in memory for at most TOP_CACHE_TTL_S: this process's own
+# writes drop them at once (read-your-write); another process's writes to the same file
+# (or, later, another replica's to PostgreSQL) show within the TTL, or sooner through
+# invalidate_top() (the seam for a "data changed" signal such as LISTEN/NOTIFY).
+TOP_CACHE_ROWS = 100
+TOP_CACHE_TTL_S = 0.25
 # Upper bound on one group commit; under heavier load the next batch forms while this one commits.
 MAX_BATCH = 256
 NewScore = tuple[str, int, str | None, bool, str | None]  # player, score, run_id, verified, ticks
@@ -122,6 +129,9 @@ class ScoreStore:
         self.group_commit = engine.dialect.name == "sqlite"
         self._pending: list[tuple[NewScore, asyncio.Future[StoredScore]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # Top-N cache: (rows, filled at monotonic time); the generation rises on every write.
+        self._top_cache: tuple[list[Row], float] | None = None
+        self._top_generation = 0
         # Called with each committed batch's size (the ops layer counts them; data never imports ops).
         self.on_batch: Callable[[int], None] | None = None
 
@@ -219,7 +229,10 @@ class ScoreStore:
     ) -> StoredScore:
         self._require_writer()
         if not self.group_commit:
-            return await self._run(self._write_pool, self._add, player, score, run_id, verified, ticks)
+            try:
+                return await self._run(self._write_pool, self._add, player, score, run_id, verified, ticks)
+            finally:
+                self.invalidate_top()
         if self.unavailable is not None:
             raise self.unavailable
         future: asyncio.Future[StoredScore] = asyncio.get_running_loop().create_future()
@@ -236,10 +249,12 @@ class ScoreStore:
             try:
                 results = await self._run(self._write_pool, self._add_batch, [item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 (every caller of the batch gets the failure, whatever it is)
+                self.invalidate_top()  # a failed commit changed nothing, but be sure
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            self.invalidate_top()  # before anyone is answered: read-your-write
             if self.on_batch is not None:
                 self.on_batch(len(batch))
             for (_, future), result in zip(batch, results, strict=True):
@@ -247,7 +262,21 @@ class ScoreStore:
                     future.set_result(result)
 
     async def top(self, limit: int) -> list[Row]:
-        return await self._run(self._read_pool, self._top, limit)
+        if limit > TOP_CACHE_ROWS:
+            return await self._run(self._read_pool, self._top, limit)
+        cached = self._top_cache
+        if cached is not None and time.monotonic() - cached[1] < TOP_CACHE_TTL_S:
+            return cached[0][:limit]
+        generation, started = self._top_generation, time.monotonic()
+        rows = await self._run(self._read_pool, self._top, TOP_CACHE_ROWS)
+        if generation == self._top_generation:  # no write committed meanwhile: the rows are current
+            self._top_cache = (rows, started)
+        return rows[:limit]
+
+    def invalidate_top(self) -> None:
+        """Forget the cached top rows (our own write, or a signal that the data changed)."""
+        self._top_generation += 1
+        self._top_cache = None
 
     async def high_score(self) -> int:
         return await self._run(self._read_pool, self._high_score)
