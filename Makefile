@@ -76,6 +76,7 @@ test: lint system-deps tools schemas
 # storms) takes about 15 minutes and two cores; run it on its own.
 bench: install system-deps
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_layers.py
 	$(BIN)/python bench/bench_scaleout.py
 
 # Open pages on one server: RSS, idle CPU, top-10 broadcast p50/p99, loop lag, /healthz p99,

@@ -84,10 +84,12 @@ def build(steps: int, path_kind: str) -> Any:
             excluded_urls=tracing.EXCLUDED_URLS,
             exclude_spans=["receive", "send"],
         ),
-        lambda: (app.add_middleware(RedirectWithPrefixMiddleware), app.add_middleware(SetCacheControlMiddleware)),
+        lambda: app.add_middleware(RedirectWithPrefixMiddleware),
     ]
     for add in adders[:steps]:
         add()
+    if steps == len(adders):
+        app.add_middleware(SetCacheControlMiddleware)  # the second BaseHTTPMiddleware, same step
     return app
 
 

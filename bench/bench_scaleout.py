@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_api import CONCURRENCY, POST_LUA, ensure_wrk, run_wrk, seed  # noqa: E402 (the script's own dir is on sys.path)
+from wrk_client import CONCURRENCY, POST_LUA, ensure_wrk, run_wrk, seed  # noqa: E402 (the script's own dir is on sys.path)
 
 from drafty_bird.data.engine import make_engine, migrate  # noqa: E402 (sys.path set-up above)
 from scripts.cluster import COOKIE, HAPROXY_CFG  # noqa: E402 (sys.path set-up above)

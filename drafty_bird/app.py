@@ -133,7 +133,12 @@ def build(settings: Settings) -> Lifecycle:
     fast_path.install(app, api_paths=API_PATHS, probe_paths=PROBE_PATHS)
     register_pages(service, test_hooks=settings.game_test_hooks, push_interval_s=settings.board_push_interval_ms / 1000)
 
-    lifecycle.follow_top_changes(service.broadcast_top)  # other replicas' scores reach this one's pages
+    async def top_changed_elsewhere() -> None:
+        # Another replica's NOTIFY: the "data changed" signal drops our cached top before re-reading it.
+        store.invalidate_top()
+        await service.broadcast_top()
+
+    lifecycle.follow_top_changes(top_changed_elsewhere)  # other replicas' scores reach this one's pages
     app.on_startup(lifecycle.start)
     app.on_startup(lambda: background_tasks.create(pages.watch_loop_lag(), name="loop-lag"))
     app.on_shutdown(lifecycle.stop)

@@ -20,7 +20,7 @@ def test_refused_requests_are_labelled_with_their_route(tmp_path) -> None:
         http.get("/wp-admin/setup.php")
         # Pages and unknown paths pass NiceGUI's BaseHTTPMiddleware, which can send the answer
         # before the metrics layer inside it has counted it; /metrics itself takes the fast path.
-        counted = ("route", "unmatched"), ("method", "GET"), ("status", "404")
+        counted = ("method", "GET"), ("route", "unmatched"), ("status", "404")  # sorted, as scrape() keys them
         wait_until(lambda: counted in scrape(server.url).get("http_requests_total", {}), 5, message="the 404 counted")
         samples = scrape(server.url)
         assert required(samples, "http_requests_total", route="/score", method="POST", status="413") == 1
