@@ -11,7 +11,9 @@ from drafty_bird.ops.logging import request_id_var
 from drafty_bird.replay.verify import RunRefused
 
 
-def get_service(request: Request) -> LeaderboardService:
+# Dependencies are async on purpose: FastAPI runs a plain `def` dependency on its thread
+# pool, a thread hop per request for a dictionary lookup.
+async def get_service(request: Request) -> LeaderboardService:
     return request.app.state.leaderboard
 
 
@@ -24,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["game"], responses=ERRORS)
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Runs before the body is parsed, so a wrong content type is a 415, not a 422."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
