@@ -265,7 +265,8 @@ class ScoreStore:
         if limit > TOP_CACHE_ROWS:
             return await self._run(self._read_pool, self._top, limit)
         cached = self._top_cache
-        if cached is not None and time.monotonic() - cached[1] < TOP_CACHE_TTL_S:
+        usable = self.unavailable is None and self.replaced is None  # else _run answers with the refusal
+        if cached is not None and usable and time.monotonic() - cached[1] < TOP_CACHE_TTL_S:
             return cached[0][:limit]
         generation, started = self._top_generation, time.monotonic()
         rows = await self._run(self._read_pool, self._top, TOP_CACHE_ROWS)
