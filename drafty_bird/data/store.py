@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, Row, func, insert, text
+from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -394,11 +395,14 @@ class ScoreStore:
         run_ids = [item[2] for item in items if item[2] is not None]
         seen: dict[str, Score] = {}
         if run_ids:
-            stmt = select(Score.player, Score.score, Score.created_at, Score.run_id).where(
-                col(Score.run_id).in_(run_ids)
-            )
-            for player, score, created_at, run_id in conn.execute(stmt):
-                seen[run_id] = Score(player=player, score=score, created_at=created_at, run_id=run_id)
+            # The whole stored row: the service compares a retry's ticks and reports `verified`.
+            stmt = sa_select(  # type: ignore[call-overload]  # model attributes are columns at runtime
+                Score.player, Score.score, Score.created_at, Score.run_id, Score.verified, Score.ticks
+            ).where(col(Score.run_id).in_(run_ids))
+            for player, score, created_at, run_id, verified, ticks in conn.execute(stmt):
+                seen[run_id] = Score(
+                    player=player, score=score, created_at=created_at, run_id=run_id, verified=verified, ticks=ticks
+                )
         plan: list[tuple[Score, bool]] = []
         new_rows: list[Score] = []
         for player, score, run_id, verified, ticks in items:
