@@ -15,6 +15,7 @@ from drafty_bird.ops import chaos, chaos_admin, docs, health, metrics, metrics_e
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
+from drafty_bird.ops.front_door import FrontDoorOnlyMiddleware
 from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN, CannotListen, check_listen
 from drafty_bird.ops.logging import configure_logging
@@ -100,6 +101,9 @@ def build(settings: Settings) -> Lifecycle:
     if settings.instrumentation_enabled:
         app.add_middleware(tracing.RequestIdSpanMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    if settings.front_door_id:
+        # Outside the access log (a scan of the origin must not flood it); metrics still count the 403s.
+        app.add_middleware(FrontDoorOnlyMiddleware, front_door_id=settings.front_door_id)
     app.add_middleware(SecurityHeadersMiddleware)  # outside the access log: every answer carries them
     install_observability(settings)
     app.include_router(health.router)
