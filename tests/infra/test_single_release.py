@@ -137,3 +137,31 @@ def test_every_az_line_of_a_rollback_parses_with_the_real_cli(tmp_path: Path, he
     results = parse_with_real_cli(fake.calls())
     assert {r["command"] for r in results} >= {"containerapp update", "containerapp revision show"}
     assert [(r["argv"], r["error"]) for r in results if r["code"] != 0] == []
+
+
+def test_production_runs_the_release_that_matches_the_profile() -> None:
+    import shlex
+
+    import yaml
+
+    from infra.scripts import bluegreen, single
+    from tests.infra.bicep import INFRA, Module
+    from tests.infra.test_pipeline_yaml import PIPELINE, _steps, _text
+
+    stages = {s["stage"]: s for s in yaml.safe_load(PIPELINE.read_text())["stages"]}
+    releases = {}
+    for step in _steps(stages["Production"]):
+        for module in ("bluegreen", "single"):
+            if f"-m infra.scripts.{module} " in _text(step):
+                releases[module] = step
+    assert set(releases) == {"bluegreen", "single"}
+    profile = "variables['infra.SERVICE_WEB_DATABASE_PROFILE']"
+    assert releases["single"]["condition"] == f"and(succeeded(), eq({profile}, 'postgres'))"
+    assert releases["bluegreen"]["condition"] == f"and(succeeded(), ne({profile}, 'postgres'))"
+    # The variable is the deployment output the provision step publishes as infra.<output>.
+    assert Module(INFRA / "main.bicep").doc["outputs"]["SERVICE_WEB_DATABASE_PROFILE"]["value"] == "database"
+    # Both command lines are accepted by their script's own parser, with the same gate thresholds.
+    for module, parser in (("single", single.build_parser()), ("bluegreen", bluegreen.build_parser())):
+        argv = shlex.split(_text(releases[module]).split(f"-m infra.scripts.{module} ", 1)[1])
+        args = parser.parse_args(argv)
+        assert (args.window, args.max_error_ratio, args.max_p99_ms) == ("5m", 0.01, 500)
