@@ -130,7 +130,8 @@ def test_postgres_profile_has_no_smb_volume_and_a_passwordless_entra_url() -> No
         "${postgresFqdn}", "psql-x.postgres.database.azure.com"
     )
     settings = Settings(database_url=rendered.replace("${postgresDatabaseName}", "drafty"), database_auth="entra")
-    assert settings.database_auth == "entra" and settings.database_url.startswith("postgresql+psycopg://id-")
+    assert settings.database_auth == "entra"
+    assert settings.database_url is not None and settings.database_url.startswith("postgresql+psycopg://id-")
 
 
 def test_main_wires_the_app_identity_and_server_into_the_app() -> None:
