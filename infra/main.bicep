@@ -103,10 +103,10 @@ param postgresGeoRedundantBackup bool = false
 @description('postgres profile: replicas the scale rule may reach. Front Door admits 3,000 WebSockets per profile (docs/DECISIONS.md).')
 param maxReplicas int = 4
 
-// Placeholder until the capacity issue's measured figure lands in docs/DECISIONS.md.
+// docs/DECISIONS.md 11: scale out at 800 open pages (80% of MAX_PAGES=1000).
 @minValue(1)
 @description('Open game pages per replica (capacity issue): the scale rule\'s threshold.')
-param pagesPerReplica int = 500
+param pagesPerReplica int = 800
 
 @description('Put Azure Front Door Standard (cache, WAF) in front and lock the origin to it.')
 param frontDoorEnabled bool = false

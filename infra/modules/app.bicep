@@ -244,6 +244,16 @@ var dataVolumes = [
   }
 ]
 
+var sqliteWebResources = {
+  cpu: json('0.5')
+  memory: '1Gi'
+}
+// DECISIONS 11: a replica holding 800 pages needs its own vCPU (plus the sidecar: 1.25 / 2.5Gi, a valid pair).
+var postgresWebResources = {
+  cpu: json('1.0')
+  memory: '2Gi'
+}
+
 var sqliteScale = {
   // One writer while the DB is SQLite on SMB (nobrl: locks do not cross hosts).
   minReplicas: 1
@@ -329,10 +339,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           // First container on purpose: azd deploy and fetch-container-image.bicep read containers[0].
           name: 'web'
           image: usePlaceholder ? placeholderImage : imageName
-          resources: {
-            cpu: json('0.5')
-            memory: '1Gi'
-          }
+          resources: isPostgres ? postgresWebResources : sqliteWebResources
           env: concat(baseEnv, isPostgres ? postgresEnv : sqliteEnv, frontDoorEnv, chaosEnv)
           probes: appProbes
           volumeMounts: isPostgres ? [] : dataMounts

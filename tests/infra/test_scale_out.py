@@ -111,7 +111,9 @@ def test_postgres_scale_rule_is_sized_from_pages_per_replica() -> None:
         or rules[0]["tcp"]["metadata"]["concurrentConnections"] == "pagesPerReplica"
     )
     main = Module(INFRA / "main.bicep")
-    assert main.parameters["pagesPerReplica"]["default"] == 500, "placeholder until the capacity figure"
+    assert main.parameters["pagesPerReplica"]["default"] == 800, "DECISIONS 11: 80% of MAX_PAGES"
+    _, _, web = app_for(POSTGRES)
+    assert web["resources"] == {"cpu": 1.0, "memory": "2Gi"}, "DECISIONS 11: its own vCPU per replica"
     assert main_module_config("app")["config"]["params"]["pagesPerReplica"] == "pagesPerReplica"
 
 
