@@ -27,6 +27,7 @@ from drafty_bird.ops import (
 from drafty_bird.ops.access import AccessLogMiddleware
 from drafty_bird.ops.body_limit import BodySizeLimitMiddleware
 from drafty_bird.ops.errors import install_error_handlers
+from drafty_bird.ops.front_door import FrontDoorOnlyMiddleware
 from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN, CannotListen, check_listen
 from drafty_bird.ops.logging import configure_logging
@@ -94,6 +95,9 @@ def add_request_layers(target: Any, settings: Settings) -> None:
     if settings.instrumentation_enabled:
         target.add_middleware(tracing.RequestIdSpanMiddleware)
     target.add_middleware(AccessLogMiddleware)
+    if settings.front_door_id:
+        # Outside the access log (a scan of the origin must not flood it); metrics still count the 403s.
+        target.add_middleware(FrontDoorOnlyMiddleware, front_door_id=settings.front_door_id)
     target.add_middleware(SecurityHeadersMiddleware)  # outside the access log: every answer carries them
     if settings.instrumentation_enabled:
         target.add_middleware(MetricsMiddleware)  # outside the access log: counts every answer

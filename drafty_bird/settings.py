@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # NiceGUI's reconnect timeout; socket.io pings every 0.8x and drops a page after 0.4x
     # more. NiceGUI's 3 s default (4 s + 2 s) dropped pages when the loop stalled under load.
     page_reconnect_timeout_s: float = Field(10.0, ge=3, le=120)
+    # Azure Front Door profile id: when set, requests without this X-Azure-FDID get 403
+    # (probes and loopback exempt). Empty: no Front Door in front, no check.
+    front_door_id: str = ""
 
     # Score verification (issue 11). required: POST /score needs the run token and ticks and
     # stores the server's replay of the run; off: the original {"player","score"} contract.

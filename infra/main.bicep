@@ -71,6 +71,54 @@ param principalId string = ''
 ])
 param principalType string = ''
 
+@description('Storage profile: sqlite (one replica, SMB share, label blue-green) or postgres (Flexible Server in a VNet, 2..maxReplicas sticky replicas, Single revision mode). docs/DECISIONS.md.')
+@allowed([
+  'sqlite'
+  'postgres'
+])
+param database string = 'sqlite'
+
+@description('postgres profile: Flexible Server compute (HA needs GeneralPurpose or MemoryOptimized).')
+param postgresSkuName string = 'Standard_B1ms'
+@allowed([
+  'Burstable'
+  'GeneralPurpose'
+  'MemoryOptimized'
+])
+param postgresSkuTier string = 'Burstable'
+@minValue(32)
+param postgresStorageGiB int = 32
+@minValue(7)
+@maxValue(35)
+param postgresBackupRetentionDays int = 7
+@allowed([
+  'Disabled'
+  'SameZone'
+  'ZoneRedundant'
+])
+param postgresHighAvailability string = 'Disabled'
+param postgresGeoRedundantBackup bool = false
+
+@minValue(2)
+@description('postgres profile: replicas the scale rule may reach. Front Door admits 3,000 WebSockets per profile (docs/DECISIONS.md).')
+param maxReplicas int = 4
+
+// docs/DECISIONS.md 11: scale out at 800 open pages (80% of MAX_PAGES=1000).
+@minValue(1)
+@description('Open game pages per replica (capacity issue): the scale rule\'s threshold.')
+param pagesPerReplica int = 800
+
+@description('Put Azure Front Door Standard (cache, WAF) in front and lock the origin to it.')
+param frontDoorEnabled bool = false
+
+@description('IPv4 CIDRs of the AzureFrontDoor.Backend service tag (az network list-service-tags); ACA ingress admits only these when Front Door is on.')
+param frontDoorBackendRanges array = []
+
+@minValue(1)
+param wafScoreRatePerMinute int = 120
+@minValue(1)
+param wafGameStartRatePerMinute int = 120
+
 // 0.159.0 ships the azureauth extension with `scopes` (infra/otel/otelcol-contrib-manifest.yaml).
 param collectorImage string = 'otel/opentelemetry-collector-contrib:0.159.0'
 
@@ -82,6 +130,10 @@ var tags = {
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var shareName = 'drafty-data'
 var storageEntryName = 'drafty-data'
+var isPostgres = database == 'postgres'
+// The app's name, as the app and web-image modules spell it (the origin host for Front Door).
+var appName = 'ca-${environmentName}'
+var postgresDatabaseName = 'drafty'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -152,6 +204,38 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = if (isPostgres) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-${environmentName}'
+    location: location
+    tags: tags
+    postgresDnsZoneName: 'psql-${token}.private.postgres.database.azure.com'
+  }
+}
+
+module postgres 'modules/postgres.bicep' = if (isPostgres) {
+  name: 'postgres'
+  scope: rg
+  params: {
+    name: 'psql-${token}'
+    location: location
+    tags: tags
+    delegatedSubnetId: network.outputs.postgresSubnetId
+    privateDnsZoneId: network.outputs.postgresDnsZoneId
+    appPrincipalId: identity.outputs.principalId
+    appPrincipalName: identity.outputs.name
+    databaseName: postgresDatabaseName
+    skuName: postgresSkuName
+    skuTier: postgresSkuTier
+    storageSizeGB: postgresStorageGiB
+    backupRetentionDays: postgresBackupRetentionDays
+    highAvailability: postgresHighAvailability
+    geoRedundantBackup: postgresGeoRedundantBackup
+  }
+}
+
 module environment 'modules/environment.bicep' = {
   name: 'environment'
   scope: rg
@@ -163,6 +247,22 @@ module environment 'modules/environment.bicep' = {
     storageAccountName: storage.outputs.accountName
     shareName: storage.outputs.shareName
     storageEntryName: storageEntryName
+    infrastructureSubnetId: isPostgres ? network.outputs.acaSubnetId : ''
+  }
+}
+
+// The origin is the app's FQDN, known from the environment before the app exists, so the app
+// can be given the profile's id (FRONT_DOOR_ID) without a dependency cycle.
+module frontDoor 'modules/frontdoor.bicep' = if (frontDoorEnabled) {
+  name: 'frontdoor'
+  scope: rg
+  params: {
+    name: 'afd-${environmentName}'
+    tags: tags
+    originHostName: '${appName}.${environment.outputs.defaultDomain}'
+    wafPolicyName: 'waf${token}'
+    scoreRatePerMinute: wafScoreRatePerMinute
+    gameStartRatePerMinute: wafGameStartRatePerMinute
   }
 }
 
@@ -199,6 +299,14 @@ module app 'modules/app.bicep' = if (deployApp) {
     publicMetrics: publicMetrics
     apiDocs: apiDocs
     chaosTokenSecretUri: empty(chaosAdminToken) ? '' : '${keyVault.outputs.vaultUri}secrets/chaos-admin-token'
+    database: database
+    identityName: identity.outputs.name
+    postgresFqdn: isPostgres ? postgres.outputs.fqdn : ''
+    postgresDatabaseName: postgresDatabaseName
+    maxReplicas: maxReplicas
+    pagesPerReplica: pagesPerReplica
+    frontDoorId: frontDoorEnabled ? frontDoor.outputs.frontDoorId : ''
+    frontDoorBackendRanges: frontDoorEnabled ? frontDoorBackendRanges : []
   }
 }
 
@@ -225,4 +333,9 @@ output AZURE_CONTAINER_APPS_ENVIRONMENT_DOMAIN string = environment.outputs.defa
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_PROMETHEUS_QUERY_ENDPOINT string = monitoring.outputs.prometheusQueryEndpoint
 output SERVICE_WEB_NAME string = deployApp ? app.outputs.name : ''
+output SERVICE_WEB_DATABASE_PROFILE string = database
+output AZURE_POSTGRES_SERVER_NAME string = isPostgres ? postgres.outputs.name : ''
+output AZURE_FRONT_DOOR_PROFILE_NAME string = frontDoorEnabled ? frontDoor.outputs.profileName : ''
+output AZURE_FRONT_DOOR_ENDPOINT_NAME string = frontDoorEnabled ? frontDoor.outputs.endpointName : ''
+output SERVICE_WEB_PUBLIC_URI string = frontDoorEnabled ? 'https://${frontDoor.outputs.endpointHostName}' : (deployApp ? 'https://${app.outputs.fqdn}' : '')
 output SERVICE_WEB_URI string = deployApp ? 'https://${app.outputs.fqdn}' : ''

@@ -1,5 +1,7 @@
-// The Drafty Bird container app: one replica (SQLite on SMB), Multiple revision mode for blue-green,
-// plus an OTel collector sidecar that ships metrics and traces.
+// The Drafty Bird container app plus an OTel collector sidecar that ships metrics and traces.
+// sqlite profile: one replica (SQLite on SMB), Multiple revision mode for label blue-green.
+// postgres profile: minReplicas 2..maxReplicas on PostgreSQL, Single revision mode with sticky
+// sessions (a NiceGUI page and its socket must reach the same replica; ACA is sticky only in Single).
 param name string
 param location string
 param tags object
@@ -29,6 +31,25 @@ param publicMetrics bool
 param apiDocs bool
 @description('Key Vault secret URI of CHAOS_ADMIN_TOKEN; empty means no token (production).')
 param chaosTokenSecretUri string
+@allowed([
+  'sqlite'
+  'postgres'
+])
+param database string
+@description('postgres profile: the identity name (the PostgreSQL role) and the server FQDN; empty for sqlite.')
+param identityName string
+param postgresFqdn string
+param postgresDatabaseName string
+@minValue(2)
+@description('postgres profile: most replicas the scale rule may reach.')
+param maxReplicas int
+@minValue(1)
+@description('Open game pages one replica holds at its target (capacity issue); the scale rule adds a replica beyond it.')
+param pagesPerReplica int
+@description('Front Door profile id (X-Azure-FDID); empty: no Front Door, the origin is open.')
+param frontDoorId string
+@description('AzureFrontDoor.Backend IPv4 ranges (service tag); the only peers ACA ingress admits when Front Door is on.')
+param frontDoorBackendRanges array
 
 var appPort = 8080
 // Loopback-only Prometheus listener in the web container; the sidecar shares the replica's
@@ -44,6 +65,17 @@ var hasChaosToken = !empty(chaosTokenSecretUri)
 // listen on 8080, so its revision stays unhealthy until the first deploy, as in the templates.
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 var usePlaceholder = empty(imageName)
+var isPostgres = database == 'postgres'
+var behindFrontDoor = !empty(frontDoorId)
+// ACA's ingress (Envoy) connects from the environment's private range and appends the player's
+// address to X-Forwarded-For; Front Door appends it one hop earlier, so trust both to reach it.
+var privateRanges = [
+  '10.0.0.0/8'
+  '172.16.0.0/12'
+  '192.168.0.0/16'
+  '100.64.0.0/10'
+]
+var trustedProxies = join(concat(privateRanges, behindFrontDoor ? frontDoorBackendRanges : []), ',')
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -73,18 +105,13 @@ var baseEnv = [
     value: string(appPort)
   }
   {
-    name: 'SCORE_DB_PATH'
-    value: '${dataDir}/db.sqlite'
-  }
-  {
     name: 'STORAGE_FALLBACK'
     value: 'fail'
   }
   {
-    // ACA's ingress (Envoy) connects from the environment's private range and appends the
-    // player's address to X-Forwarded-For; trust it so rate limits are per player.
+    // Rate limits are per player only if every proxy hop in front of the app is trusted.
     name: 'TRUSTED_PROXIES'
-    value: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10'
+    value: trustedProxies
   }
   {
     name: 'LOG_LEVEL'
@@ -124,6 +151,33 @@ var baseEnv = [
     value: apiDocs ? 'true' : 'false'
   }
 ]
+var sqliteEnv = [
+  {
+    name: 'SCORE_DB_PATH'
+    value: '${dataDir}/db.sqlite'
+  }
+]
+// No password anywhere: the identity's Entra token signs in (DATABASE_AUTH=entra, AZURE_CLIENT_ID).
+var postgresEnv = [
+  {
+    name: 'DATABASE_URL'
+    value: 'postgresql+psycopg://${identityName}@${postgresFqdn}/${postgresDatabaseName}?sslmode=require'
+  }
+  {
+    name: 'DATABASE_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+]
+var frontDoorEnv = behindFrontDoor ? [
+  {
+    name: 'FRONT_DOOR_ID'
+    value: frontDoorId
+  }
+] : []
 var chaosEnv = hasChaosToken ? [
   {
     name: 'CHAOS_ADMIN_TOKEN'
@@ -167,12 +221,69 @@ var appProbes = [
 
 ]
 
+// ACA ingress admits only these peers when Front Door is on (all rules Allow: the rest is denied).
+var frontDoorAllow = [for (cidr, i) in frontDoorBackendRanges: {
+  name: 'afd-${i}'
+  description: 'AzureFrontDoor.Backend'
+  action: 'Allow'
+  ipAddressRange: cidr
+}]
+
+var dataMounts = [
+  {
+    volumeName: 'data'
+    mountPath: dataDir
+  }
+]
+var dataVolumes = [
+  {
+    name: 'data'
+    storageType: 'AzureFile'
+    storageName: storageEntryName
+    mountOptions: dataMountOptions
+  }
+]
+
+var sqliteWebResources = {
+  cpu: json('0.5')
+  memory: '1Gi'
+}
+// DECISIONS 11: a replica holding 800 pages needs its own vCPU (plus the sidecar: 1.25 / 2.5Gi, a valid pair).
+var postgresWebResources = {
+  cpu: json('1.0')
+  memory: '2Gi'
+}
+
+var sqliteScale = {
+  // One writer while the DB is SQLite on SMB (nobrl: locks do not cross hosts).
+  minReplicas: 1
+  maxReplicas: 1
+}
+// Two replicas at least: one can restart or be replaced while the other serves. Each open page
+// holds one WebSocket (one TCP connection) for its life, so connections per replica = pages.
+var postgresScale = {
+  minReplicas: 2
+  maxReplicas: maxReplicas
+  rules: [
+    {
+      name: 'open-pages'
+      tcp: {
+        metadata: {
+          concurrentConnections: string(pagesPerReplica)
+        }
+      }
+    }
+  ]
+}
+
 var firstTraffic = [
   {
     latestRevision: true
     weight: 100
   }
 ]
+// Multiple mode only: re-provisioning keeps traffic on the blue revision.
+var pinTraffic = (!isPostgres) && (!empty(trafficRevisionName))
 var pinnedTraffic = [
   {
     revisionName: trafficRevisionName
@@ -198,14 +309,20 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     workloadProfileName: 'Consumption'
     configuration: {
       // Labels and traffic weights exist only in Multiple mode (blue-green in azure-pipelines.yml).
-      activeRevisionsMode: 'Multiple'
+      // Labels and traffic weights exist only in Multiple mode; stickiness only in Single.
+      activeRevisionsMode: isPostgres ? 'Single' : 'Multiple'
       maxInactiveRevisions: 10
       ingress: {
         external: true
         targetPort: appPort
         transport: 'auto'
         allowInsecure: false
-        traffic: empty(trafficRevisionName) ? firstTraffic : pinnedTraffic
+        // Single mode: the latest ready revision takes all traffic (no labels, no weights).
+        traffic: pinTraffic ? pinnedTraffic : firstTraffic
+        stickySessions: isPostgres ? {
+          affinity: 'sticky'
+        } : null
+        ipSecurityRestrictions: behindFrontDoor ? frontDoorAllow : []
       }
       registries: [
         {
@@ -222,18 +339,10 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           // First container on purpose: azd deploy and fetch-container-image.bicep read containers[0].
           name: 'web'
           image: usePlaceholder ? placeholderImage : imageName
-          resources: {
-            cpu: json('0.5')
-            memory: '1Gi'
-          }
-          env: concat(baseEnv, chaosEnv)
+          resources: isPostgres ? postgresWebResources : sqliteWebResources
+          env: concat(baseEnv, isPostgres ? postgresEnv : sqliteEnv, frontDoorEnv, chaosEnv)
           probes: appProbes
-          volumeMounts: [
-            {
-              volumeName: 'data'
-              mountPath: dataDir
-            }
-          ]
+          volumeMounts: isPostgres ? [] : dataMounts
         }
         {
           name: 'otel-collector'
@@ -267,19 +376,8 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           ]
         }
       ]
-      scale: {
-        // One writer while the DB is SQLite on SMB (nobrl: locks do not cross hosts).
-        minReplicas: 1
-        maxReplicas: 1
-      }
-      volumes: [
-        {
-          name: 'data'
-          storageType: 'AzureFile'
-          storageName: storageEntryName
-          mountOptions: dataMountOptions
-        }
-      ]
+      scale: isPostgres ? postgresScale : sqliteScale
+      volumes: isPostgres ? [] : dataVolumes
     }
   }
 }

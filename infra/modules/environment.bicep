@@ -1,4 +1,5 @@
-// ACA environment (Consumption, no VNet) with the Azure Files storage entry for /data.
+// ACA environment (Consumption) with the Azure Files storage entry for /data; in the postgres
+// profile it joins the VNet that reaches the database privately.
 param name string
 param location string
 param tags object
@@ -7,6 +8,8 @@ param storageAccountName string
 param shareName string
 @description('Name of the environment storage entry that the app volume references.')
 param storageEntryName string
+@description('Infrastructure subnet (postgres profile); empty: no VNet (sqlite profile). Fixed at creation.')
+param infrastructureSubnetId string = ''
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: logAnalyticsName
@@ -27,6 +30,10 @@ resource env 'Microsoft.App/managedEnvironments@2024-03-01' = {
         customerId: logs.properties.customerId
         sharedKey: logs.listKeys().primarySharedKey
       }
+    }
+    vnetConfiguration: empty(infrastructureSubnetId) ? null : {
+      infrastructureSubnetId: infrastructureSubnetId
+      internal: false
     }
     workloadProfiles: [
       {

@@ -111,6 +111,8 @@ class Schema:
             return [e for i, v in enumerate(value) for e in self._check_type(item_type, v, f"{path}[{i}]")]
         if isinstance(value, Either):  # concat(): options are elements; a conditional: whole lists
             return [e for option in value.options for e in self._check_items(item_type, option, path)]
+        if isinstance(value, dict) and "loop_type" in value:  # [for x in xs: {...}]: the body is one item
+            return self._check_type(item_type, value["config"], f"{path}[for]")
         if isinstance(value, dict) and not _is_expression(value):
             return self._check_type(item_type, value, path)
         return _expression_objects(value, lambda obj: self._check_items(item_type, obj, path))

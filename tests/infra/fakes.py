@@ -152,6 +152,14 @@ if argv[:2] == ["containerapp", "update"]:
         done(code=1, err=f"fake az: --container-name {container!r} would add a container, not update one")
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
+    # Single revision mode (postgres profile): ACA keeps the old revision until the new one is
+    # ready, then gives it all traffic and deactivates the rest; a revision that never gets
+    # ready never takes traffic.
+    ready = state.get("health_state", {}).get(name, "Healthy") == "Healthy" and \
+        state.get("running_state", {}).get(name, "Running").startswith("Running")
+    if state.get("mode") == "Single" and ready:
+        for other, rev in revs.items():
+            rev["weight"], rev["active"] = (100, True) if other == name else (0, False)
     done()
 if argv[:2] == ["account", "show"]:
     done(state.get("user_type", "servicePrincipal"))  # only ever asked for --query user.type

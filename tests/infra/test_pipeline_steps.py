@@ -244,6 +244,7 @@ def test_pipeline_yaml_calls_each_script_with_arguments_it_accepts() -> None:
         "infra.scripts.smoke",
         "infra.scripts.chaos_drill",
         "infra.scripts.bluegreen",
+        "infra.scripts.single",
     }
     for module, argv in commands:
         parser = importlib.import_module(module).build_parser()

@@ -21,6 +21,8 @@ from tests.infra.arm_schema import SCHEMAS, Schema
 from tests.infra.bicep import INFRA, ROOT, Module, bicep_files
 
 M = SCHEMAS / "azure" / "mgmt"
+PG = M / "postgresqlflexibleservers/models/_models_py3.py"
+CDN = M / "cdn/models/_models_py3.py"
 # "type@api-version" -> (models file, model class used for a PUT of that resource)
 COVERED: dict[str, tuple[Path, str]] = {
     "Microsoft.App/containerApps@2024-03-01": (M / "appcontainers/models/_models_py3.py", "ContainerApp"),
@@ -77,6 +79,28 @@ COVERED: dict[str, tuple[Path, str]] = {
         M / "msi/v2023_01_31/models/_models_py3.py",
         "Identity",
     ),
+    "Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01": (PG, "Server"),
+    # The administrators PUT body; the resource model (ActiveDirectoryAdministrator) has read-only objectId.
+    "Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01": (PG, "ActiveDirectoryAdministratorAdd"),
+    "Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01": (PG, "Database"),
+    "Microsoft.Network/virtualNetworks@2024-05-01": (M / "network/models/_models_py3.py", "VirtualNetwork"),
+    "Microsoft.Network/privateDnsZones@2024-06-01": (M / "privatedns/models/_models_py3.py", "PrivateZone"),
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01": (
+        M / "privatedns/models/_models_py3.py",
+        "VirtualNetworkLink",
+    ),
+    "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-01": (
+        M / "frontdoor/models/_models_py3.py",
+        "WebApplicationFirewallPolicy",
+    ),
+    "Microsoft.Cdn/profiles@2024-02-01": (CDN, "Profile"),
+    "Microsoft.Cdn/profiles/afdEndpoints@2024-02-01": (CDN, "AFDEndpoint"),
+    "Microsoft.Cdn/profiles/originGroups@2024-02-01": (CDN, "AFDOriginGroup"),
+    "Microsoft.Cdn/profiles/originGroups/origins@2024-02-01": (CDN, "AFDOrigin"),
+    "Microsoft.Cdn/profiles/ruleSets@2024-02-01": (CDN, "RuleSet"),
+    "Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01": (CDN, "Rule"),
+    "Microsoft.Cdn/profiles/afdEndpoints/routes@2024-02-01": (CDN, "Route"),
+    "Microsoft.Cdn/profiles/securityPolicies@2024-02-01": (CDN, "SecurityPolicy"),
 }
 # No PyPI package ships these api-versions' models (checked: azure-mgmt-resource 23.x/24.x,
 # azure-mgmt-loganalytics 12-13.x, azure-mgmt-monitor 6.x, azure-mgmt-alertsmanagement 1.x).
@@ -124,6 +148,10 @@ def test_each_models_file_is_for_the_api_version_it_checks() -> None:
             assert folder.name == "v" + api_version.replace("-", "_"), key
         else:  # single-api package: its client's default api-version
             configuration = (folder / "_configuration.py").read_text()
+            if "Default value is" not in configuration:  # network, frontdoor: each operation has its default
+                operations = "".join(f.read_text() for f in (folder / "operations").glob("_*.py"))
+                assert f'"api-version", "{api_version}"' in operations, f"{key}: {folder} is another api-version"
+                continue
             assert f'Default value is "{api_version}"' in configuration, f"{key}: {folder} is another api-version"
 
 
