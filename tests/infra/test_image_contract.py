@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drafty_bird.replay import physics
+from drafty_bird.replay.ticks import encode_ticks
 from tests.infra import dockerfile
 from tests.infra.image_runtime import ensure_image_venv, map_paths
 from tests.server import free_port, wait_until
@@ -113,10 +115,15 @@ def test_image_cmd_runs_as_uid_1000_on_a_read_only_app_and_stops_cleanly_on_sigt
         for script in scripts:
             assert httpx.get(url + script, timeout=15).status_code == 200, script
         # A write proves /data works for uid 1000 (DB file created there, owned by uid 1000).
+        # The image verifies runs (SCORE_VERIFICATION=required): post a real, replayable run, a
+        # no-flap fall that is over within the token's slack, so the replay worker runs in the image too.
+        run = httpx.post(url + "/game-start", timeout=5).json()
+        fall = physics.simulate(run["seed"], [])
+        entry = {"player": "image", "score": fall.score, "run_id": run["run_id"], "seed": run["seed"]}
         posted = httpx.post(
-            url + "/score", json={"player": "image", "score": 3, "run_id": "image-contract-1"}, timeout=5
+            url + "/score", json={**entry, "token": run["token"], "ticks": encode_ticks([])}, timeout=15
         )
-        assert posted.status_code in (200, 201), posted.text
+        assert posted.status_code == 201, posted.text
         db_files = list(mapping["/data"].glob("*.sqlite*"))
         assert db_files, f"no DB file in the data dir: {list(mapping['/data'].iterdir())}"
         assert all(f.stat().st_uid == uid for f in db_files)
