@@ -33,9 +33,16 @@ async def require_json(request: Request) -> None:
         raise HTTPException(415, "Content-Type must be application/json")
 
 
-@router.post("/game-start", status_code=202, response_model=GameStart, summary="Start a run: its id and seed")
-async def game_start(service: ServiceDep) -> GameStart:
-    return await service.start_game()
+@router.post(
+    "/game-start",
+    status_code=202,
+    response_model=GameStart,
+    summary="Start a run: its id and seed",
+    description="Counted in drafty_bird_games_started_total, unless `ahead=true`: the page fetches its next "
+    "run ahead of time and counts the run when the player's first flap starts it.",
+)
+async def game_start(service: ServiceDep, ahead: Annotated[bool, Query()] = False) -> GameStart:
+    return await service.start_game(ahead=ahead)
 
 
 @router.post(

@@ -81,11 +81,18 @@ class LeaderboardService:
         )
         self._listeners: list[TopListener] = []
 
-    async def start_game(self) -> GameStart:
+    async def start_game(self, *, ahead: bool = False) -> GameStart:
+        """A run's id and seed. ahead: fetched before the player is ready (the page does,
+        so the first flap never waits); counted as started by run_began(), not here."""
         # The seed drives the browser's deterministic obstacle course for this run.
-        self.events.game_started()
+        if not ahead:
+            self.events.game_started()
         run_id, seed = uuid.uuid4().hex, secrets.randbelow(2**31)
         return GameStart(run_id=run_id, seed=seed, token=self.verifier.issue(run_id, seed))
+
+    def run_began(self) -> None:
+        """The page's run really started (its first flap), on an id fetched ahead."""
+        self.events.game_started()
 
     async def submit(self, entry: ScoreCreate) -> ScoreResult:
         # Counted here, not in the route, so scores from the page and the API count alike.

@@ -3,20 +3,50 @@
 import asyncio
 import time
 
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import Client, ui
 
 from drafty_bird.data.models import ScoreRead
 from drafty_bird.leaderboard import LIVE_BOARD_SIZE, LeaderboardService
 
 
+MINE_KEEP = 20  # this device's runs highlighted, as many as game.js keeps
+
+
+def competition_ranks(scores: list[int]) -> list[int]:
+    """1 + the number of higher scores, as POST /score's rank: ties share a rank (1, 2, 2, 4)."""
+    ranks: list[int] = []
+    for i, score in enumerate(scores):
+        ranks.append(ranks[-1] if i and score == scores[i - 1] else i + 1)
+    return ranks
+
+
 def serialize(top: list[ScoreRead]) -> list[dict]:
-    """The rows every page shows, built once per change; "mine" is each page's own prop."""
+    """The rows every page shows, built once per change; "mine" is each page's own prop.
+
+    Ranks are competition ranks, as POST /score reports them; tied rows are marked."""
     rows = [s.model_dump(mode="json") for s in top]
-    return [{**row, "key": f"{i}-{row['createdAt']}", "rank": i + 1} for i, row in enumerate(rows)]
+    ranks = competition_ranks([row["score"] for row in rows])
+    return [
+        {**row, "key": f"{i}-{row['createdAt']}", "rank": ranks[i], "tied": ranks.count(ranks[i]) > 1}
+        for i, row in enumerate(rows)
+    ]
 
 
 def entry_key(player: str, score: int, created_at: str) -> str:
     return f"{player}|{score}|{created_at}"  # board.js builds the same string from a row
+
+
+def place_text(rank: int, total: int, *, on_board: bool, tied: bool) -> str:
+    """Where a saved run stands, the same words on the board and on the result screen."""
+    text = f"#{rank:,} of {total:,}"
+    if tied:
+        text += " (tied)"
+    if not on_board:
+        text += f": outside the top {LIVE_BOARD_SIZE}"
+    return text
 
 
 class Board(ui.element, component="board.js"):
@@ -25,19 +55,60 @@ class Board(ui.element, component="board.js"):
         self._props["rows"] = rows
         self._props["mine"] = []
         self._props["rankText"] = ""
+        self._props["bestText"] = ""
+        # The last run saved from this page while its row may still be on its way here
+        # (a coalesced push, another replica's broadcast): placed again on the next update.
+        self._unplaced: dict[str, Any] | None = None
+        self.on_place: Callable[[str], Any] | None = None
 
     def show(self, rows: list[dict]) -> None:
         # The same list object on every page: nothing is copied per page.
         self._props["rows"] = rows
+        if self._unplaced is not None:
+            self._place(self._unplaced)
         self.update()
 
-    def mark_mine(self, saved: dict) -> None:
-        """After this page stored a run: highlight it and show its rank."""
-        # Bounded: only 10 rows can ever be highlighted.
-        mine = [*self._props["mine"], entry_key(saved["player"], saved["score"], saved["createdAt"])]
-        self._props["mine"] = mine[-LIVE_BOARD_SIZE:]
-        self._props["rankText"] = f"Your run: #{saved['rank']:,} of {saved['total']:,}"
+    def mark_mine(self, saved: dict[str, Any]) -> str:
+        """After this page stored a run: highlight it, show its place and the device's best."""
+        self._add_mine([entry_key(saved["player"], saved["score"], saved["createdAt"])])
+        if saved.get("best"):
+            self._props["bestText"] = f"Your best: {saved['best']:,}"
+        text = self._place(saved)
         self.update()
+        return text
+
+    def restore(self, mine: Any) -> None:
+        """After a reload: this device's saved runs (highlighted again) and its best.
+
+        `mine` comes from the browser's storage, so anything malformed is ignored."""
+        runs = mine.get("runs") if isinstance(mine, dict) else None
+        keys = [
+            entry_key(run["player"], run["score"], run["createdAt"])
+            for run in (runs if isinstance(runs, list) else [])[-MINE_KEEP:]
+            if isinstance(run, dict) and {"player", "score", "createdAt"} <= run.keys()
+        ]
+        self._add_mine(keys)
+        best = mine.get("best") if isinstance(mine, dict) else None
+        if isinstance(best, int) and best > 0:
+            self._props["bestText"] = f"Your best: {best:,}"
+        self.update()
+
+    def _add_mine(self, keys: list[str]) -> None:
+        # Bounded: the device keeps MINE_KEEP runs.
+        self._props["mine"] = [*self._props["mine"], *keys][-MINE_KEEP:]
+
+    def _place(self, saved: dict[str, Any]) -> str:
+        rows = self._props["rows"]
+        key = entry_key(saved["player"], saved["score"], saved["createdAt"])
+        on_board = any(entry_key(r["player"], r["score"], r["createdAt"]) == key for r in rows)
+        tied = sum(r["score"] == saved["score"] for r in rows) > (1 if on_board else 0)
+        # Off the board with a top-10 rank: tied with runs listed first, or not here yet.
+        self._unplaced = saved if not on_board and saved["rank"] <= LIVE_BOARD_SIZE else None
+        text = place_text(saved["rank"], saved["total"], on_board=on_board, tied=tied)
+        self._props["rankText"] = f"Your run: {text}"
+        if self.on_place is not None:
+            self.on_place(text)
+        return text
 
 
 class LiveBoards:

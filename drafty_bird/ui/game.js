@@ -3,7 +3,9 @@
 // player.js (name rules) and test_hooks.js; its styles are game.css (added by game.py).
 //
 // Everything per frame happens here in the browser (rAF + fixed-step physics); the
-// server sees one POST /game-start per run and one POST /score per finished run.
+// server sees one POST /game-start?ahead=true per run (fetched before the player is
+// ready, so not counted), one "run_began" event when the run really starts (counted as
+// started) and one POST /score per finished run that scored.
 // Modules are imported by bare name through NiceGUI's import map (game.py dependencies):
 // each file has its own cache-busted URL, so relative imports would not resolve.
 import * as P from "physics";
@@ -15,6 +17,9 @@ import { encodeTicks } from "ticks";
 import { exposeTestHooks, removeTestHooks } from "test_hooks";
 
 const STORE_PLAYER = "draftyBird.player";
+// This device's best and its recent saved runs, so a reload still highlights them.
+const STORE_MINE = "draftyBird.mine";
+const MINE_KEEP = 20;
 const START_TIMEOUT_MS = 1500;
 const RESTART_GRACE_MS = 400; // a flap spammed into the wall does not skip the result
 const STATUS_EVERY = 3;
@@ -28,11 +33,17 @@ const STATUS_LINES = [
   "Your heating bill salutes you.",
   "Draught excluder not included.",
 ];
+// One status per save step. A retry is not an outage: the run is "kept" only when the
+// retry window ran out and the run really waits in the device's queue.
 const SAVE_TEXT = {
-  saving: "saving...",
-  retrying: "retrying...",
+  saving: "saving\u2026",
+  retrying: "saving\u2026 retrying",
   kept: "offline: saved on this device",
 };
+
+function points(n) {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? "point" : "points"}`;
+}
 
 function localId() {
   // Matches the server's run_id pattern; used only when /game-start is unreachable.
@@ -62,21 +73,40 @@ export default {
     <div class="db-board">
       <canvas ref="canvas" tabindex="0" role="img" :aria-label="ariaLabel"
         @pointerdown.prevent="onPointer"></canvas>
+      <p v-if="phase === 'ready' && !asking" class="db-howto">{{ hint }} to flap.
+        Green \u2191 streaks push you up, amber \u2193 streaks push you down.</p>
+      <form v-if="asking" class="db-ask" @submit.prevent="commitName(true)">
+        <h2>Who is flying?</h2>
+        <p>Your name goes on the top 10.</p>
+        <input ref="askName" v-model="nameInput" maxlength="64" autocomplete="nickname" spellcheck="false"
+          placeholder="Your name" aria-label="Your name for the top 10"
+          :aria-invalid="nameError ? 'true' : 'false'" aria-describedby="db-name-err" @input="onName" />
+        <p class="db-err" v-if="nameError">{{ nameError }}</p>
+        <div class="db-ask-btns">
+          <button type="submit" class="db-btn" :disabled="!!nameError">Play</button>
+          <button type="button" class="db-btn db-btn-quiet" @click="skipName">Skip: play as Guest</button>
+        </div>
+      </form>
       <div v-if="phase === 'over'" class="db-over" @click="restart">
         <h2>Run complete</h2>
-        <p>{{ score }} {{ score === 1 ? "duct" : "ducts" }} braved</p>
-        <button ref="restart" class="db-btn" @click="restart">Play again (Space)</button>
+        <p class="db-result">{{ scoreText }}</p>
+        <p v-if="newBest" class="db-best">New personal best!</p>
+        <p class="db-save" role="status" aria-live="polite">{{ saveText }}</p>
+        <p v-if="placeText" class="db-place">{{ placeText }}</p>
+        <button ref="restart" class="db-btn" @click="restart">Play again ({{ hint }})</button>
       </div>
     </div>
     <div class="db-line">
       <span class="db-status" role="status" aria-live="polite">{{ status }}</span>
-      <span class="db-save" aria-live="polite">{{ saveText }}</span>
-      <span v-if="apiDown" class="db-banner" role="alert">API unreachable: scores are kept on this device</span>
+      <span v-if="phase !== 'over'" class="db-save">{{ saveText }}</span>
+      <span v-if="apiDown" class="db-banner" role="alert">Offline: runs are kept on this device</span>
       <label class="db-name">Name
-        <input v-model="nameInput" maxlength="64" autocomplete="nickname" spellcheck="false"
-          :aria-invalid="nameError ? 'true' : 'false'" aria-describedby="db-name-err" @input="onName" />
+        <input ref="name" v-model="nameInput" maxlength="64" autocomplete="nickname" spellcheck="false"
+          placeholder="your name for the top 10" enterkeyhint="go"
+          :aria-invalid="nameError ? 'true' : 'false'" aria-describedby="db-name-err" @input="onName"
+          @keydown.enter.prevent="commitName(true)" />
       </label>
-      <span id="db-name-err" class="db-err" aria-live="polite">{{ nameError }}</span>
+      <span id="db-name-err" class="db-err" aria-live="polite">{{ nameError || nameNote }}</span>
     </div>
   </div>`,
   data() {
@@ -85,12 +115,24 @@ export default {
       score: 0,
       status: "Press Space, click or tap to flap.",
       saveText: "",
+      placeText: "",
+      newBest: false,
       apiDown: false,
       nameInput: "",
       nameError: "",
+      nameNote: "",
+      asking: false,
+      touch: false,
     };
   },
   computed: {
+    hint() {
+      // The control the player is using: touch screens tap, everything else has Space.
+      return this.touch ? "Tap" : "Space";
+    },
+    scoreText() {
+      return points(this.score);
+    },
     ariaLabel() {
       const what = { ready: "ready to start", playing: `score ${this.score}`, over: `run complete, score ${this.score}` };
       return `Drafty Bird game board, ${what[this.phase]}. Space, click or tap to flap.`;
@@ -125,13 +167,22 @@ export default {
       onStatus: (status) => this.onSaveStatus(status),
       onSettled: (entry, outcome, how) => this.onSettled(entry, outcome, how),
     });
+    this.touch = !!(window.matchMedia && window.matchMedia("(hover: none) and (pointer: coarse)").matches);
     this.playerName = "Guest";
+    let stored = null;
     try {
-      this.nameInput = this.storage.getItem(STORE_PLAYER) || "";
+      stored = this.storage.getItem(STORE_PLAYER);
     } catch {
-      this.nameInput = "";
+      stored = null;
     }
+    this.nameInput = stored || "";
     this.onName();
+    // First visit: ask for the name before the first run (a flap or Skip plays as Guest).
+    this.asking = stored === null;
+    if (this.asking) this.$nextTick(() => this.$refs.askName && this.$refs.askName.focus({ preventScroll: true }));
+    this.mine = this.readMine();
+    // Highlight this device's runs on the board again, and bring back its best.
+    if (this.mine.runs.length || this.mine.best) this.$emit("restore_mine", this.mine);
     this.prepareRun();
     this.onKey = (e) => this.handleKey(e);
     window.addEventListener("keydown", this.onKey);
@@ -166,27 +217,65 @@ export default {
       if (e.repeat) return;
       this.flap();
     },
-    onPointer() {
+    onPointer(e) {
+      this.touch = e.pointerType === "touch";
       this.$refs.canvas.focus({ preventScroll: true });
       this.flap();
     },
     flap() {
       if (this.phase === "over") return this.restart();
-      if (this.phase === "ready") this.beginRun();
+      if (this.phase === "ready") {
+        // A run is saved under the name shown: a refused name blocks play until fixed.
+        if (this.nameError) return this.blockOnName();
+        if (this.asking) this.commitName(false);
+        this.beginRun();
+      }
       this.g.pendingFlap = true;
+    },
+    blockOnName() {
+      this.status = "Fix the name first, or clear it to play as Guest.";
+      const field = this.asking ? this.$refs.askName : this.$refs.name;
+      if (field) field.focus();
     },
     onName() {
       const result = cleanPlayerName(this.nameInput);
       if (!result.ok) {
         this.nameError = `Name: ${result.error}`;
+        this.nameNote = "";
         return;
       }
       this.nameError = "";
       this.playerName = result.name;
+      // Spaces are trimmed and runs of them collapsed: say so when what is stored differs.
+      this.nameNote = result.name !== this.nameInput ? `saved as \u201c${result.name}\u201d` : "";
+      if (this.nameNote && !this.nameInput.trim()) this.nameNote = "playing as Guest";
+      this.remember(STORE_PLAYER, this.nameInput.trim());
+    },
+    // Enter in a name field, Play or a first flap: keep the name and go to the game.
+    commitName(focusGame) {
+      this.onName();
+      if (this.nameError) return this.blockOnName();
+      this.asking = false;
+      this.remember(STORE_PLAYER, this.nameInput.trim());
+      if (focusGame) this.$nextTick(() => this.$refs.canvas.focus({ preventScroll: true }));
+    },
+    skipName() {
+      this.nameInput = "";
+      this.commitName(true);
+    },
+    remember(key, value) {
       try {
-        this.storage.setItem(STORE_PLAYER, this.nameInput.trim());
+        this.storage.setItem(key, typeof value === "string" ? value : JSON.stringify(value));
       } catch {
-        /* private mode: the name lasts for this page only */
+        /* private mode: kept for this page only */
+      }
+    },
+    readMine() {
+      try {
+        const m = JSON.parse(this.storage.getItem(STORE_MINE) || "{}");
+        return { best: Number.isInteger(m.best) ? m.best : 0, runs: Array.isArray(m.runs) ? m.runs : [] };
+      } catch {
+        return { best: 0, runs: [] };
       }
     },
 
@@ -197,7 +286,8 @@ export default {
       g.start = null;
       const ctrl = new AbortController();
       const timer = setTimeout(() => ctrl.abort(), START_TIMEOUT_MS);
-      fetch("/game-start", { method: "POST", signal: ctrl.signal })
+      // ahead=true: not counted as started yet; "run_began" counts it at the first flap.
+      fetch("/game-start?ahead=true", { method: "POST", signal: ctrl.signal })
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
         .then((body) => {
           g.start = { run_id: body.run_id, seed: body.seed, token: body.token };
@@ -223,27 +313,41 @@ export default {
       g.truncated = false;
       g.clock = P.createClock();
       if (g.manual) P.advanceClock(g.clock, g.manualNow);
+      g.player = this.playerName; // the name shown when the run began is the one stored
       this.score = 0;
       this.phase = "playing";
       this.status = "Flap through the leaky ducts!";
       this.saveText = "";
+      this.placeText = "";
+      this.newBest = false;
+      this.$emit("run_began", {});
     },
     endRun() {
       const g = this.g;
       this.phase = "over";
       g.overAt = performance.now();
-      this.status = `Run complete: ${this.score} ${this.score === 1 ? "point" : "points"}.`;
+      this.status = `Run complete: ${points(this.score)}.`;
       g.lastRun = { run_id: g.runId, seed: g.run.seed, inputs: g.inputs.slice(), score: g.run.score, ticks: g.run.tick };
-      this.saver.submit(
-        buildEntry({
-          runId: g.runId,
-          player: this.playerName,
-          score: g.run.score,
-          seed: g.run.seed,
-          token: g.token,
-          ticks: g.truncated ? null : encodeTicks(g.inputs),
-        }),
-      );
+      this.newBest = g.run.score > this.mine.best && g.run.score > 0;
+      if (this.newBest) {
+        this.mine.best = g.run.score;
+        this.remember(STORE_MINE, this.mine);
+      }
+      if (g.run.score === 0) {
+        // An accidental 0 would only fill the board; the API still takes 0 from other clients.
+        this.saveText = "0 points: not saved";
+      } else {
+        this.saver.submit(
+          buildEntry({
+            runId: g.runId,
+            player: g.player,
+            score: g.run.score,
+            seed: g.run.seed,
+            token: g.token,
+            ticks: g.truncated ? null : encodeTicks(g.inputs),
+          }),
+        );
+      }
       this.$nextTick(() => this.$refs.restart && this.$refs.restart.focus());
     },
     restart() {
@@ -310,8 +414,12 @@ export default {
     // ------------------------------------------------------------ saving scores
     onSaveStatus(status) {
       this.g.saveStatus = status; // read by the tests (test_hooks.js)
-      if (status === "unreachable" || status === "retrying") this.apiDown = true;
+      if (status === "unreachable" || status === "kept") this.apiDown = true;
       if (SAVE_TEXT[status]) this.saveText = SAVE_TEXT[status];
+    },
+    // Where the run stands, in the board's words (ui/board.py place_text), from Python.
+    showPlace(text) {
+      this.placeText = text;
     },
     onSettled(entry, outcome, { fromQueue }) {
       this.apiDown = false;
@@ -325,7 +433,13 @@ export default {
       }
       const r = outcome.result;
       const verified = r.verified ? " \u2713 verified" : "";
-      if (!keepText) this.saveText = `saved: #${r.rank.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")}${verified}`;
+      if (!keepText) this.saveText = `saved as \u201c${r.stored.player}\u201d${verified}`;
+      this.mine.runs = this.mine.runs
+        .filter((m) => m.run_id !== entry.run_id)
+        .concat([{ run_id: entry.run_id, player: r.stored.player, score: r.stored.score, createdAt: r.stored.createdAt }])
+        .slice(-MINE_KEEP);
+      this.mine.best = Math.max(this.mine.best, r.stored.score);
+      this.remember(STORE_MINE, this.mine);
       this.$emit("score_saved", {
         run_id: entry.run_id,
         player: r.stored.player,
@@ -334,6 +448,7 @@ export default {
         rank: r.rank,
         total: r.total,
         duplicate: r.duplicate,
+        best: this.mine.best,
       });
       if (fromQueue && !keepText) this.saveText = "saved a run kept on this device";
     },

@@ -15,13 +15,22 @@ GAME_CSS = Path(__file__).with_name("game.css").read_text(encoding="utf-8")
 
 
 class Game(ui.element, component="game.js", dependencies=[*MODULES]):
-    """Canvas game. Emits "score_saved" (the POST /score result) after each stored run.
+    """Canvas game. Emits "score_saved" (the POST /score result) after each stored run,
+    "run_began" at a run's first flap, and "restore_mine" on load with this device's
+    best and recent saved runs ({best, runs: [{run_id, player, score, createdAt}]}).
 
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
     Its styles read the palette's CSS variables, which the page adds (ui/palette.py).
     """
 
-    def __init__(self, *, on_score_saved: Callable[[dict[str, Any]], Any], test_hooks: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        on_score_saved: Callable[[dict[str, Any]], Any],
+        on_run_began: Callable[[], Any],
+        on_restore_mine: Callable[[dict[str, Any]], Any],
+        test_hooks: bool = False,
+    ) -> None:
         super().__init__()
         ui.add_css(GAME_CSS)
         self._props["testHooks"] = test_hooks
@@ -29,3 +38,9 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
         # Listeners must exist before the element reaches the browser: NiceGUI remounts an
         # element whose listeners change later, which would throw away a run in progress.
         self.on("score_saved", lambda e: on_score_saved(e.args))
+        self.on("run_began", lambda _: on_run_began())
+        self.on("restore_mine", lambda e: on_restore_mine(e.args))
+
+    def show_place(self, text: str) -> None:
+        """Where the last saved run stands, shown on the result screen (board.place_text)."""
+        self.run_method("showPlace", text)

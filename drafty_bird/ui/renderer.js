@@ -3,6 +3,21 @@
 import * as P from "physics";
 
 // theme: {colors: {navy, green, amber, blue, pale, white}, font}, from ui/palette.py.
+// What part of the board a canvas shows. 16:9 or wider: all of it, stretched to fit.
+// Taller (a phone in portrait): the full height at one scale, cropped at the sides,
+// mostly behind the bird (at most VIEW_CROP_LEFT), so what comes next stays in view.
+export const VIEW_CROP_LEFT = 200;
+
+export function viewport(width, height) {
+  if (width * P.BOARD_H >= height * P.BOARD_W) {
+    return { sx: width / P.BOARD_W, sy: height / P.BOARD_H, left: 0, centre: P.BOARD_W / 2 };
+  }
+  const s = height / P.BOARD_H;
+  const shown = width / s;
+  const left = Math.min(P.BOARD_W - shown, VIEW_CROP_LEFT);
+  return { sx: s, sy: s, left, centre: left + shown / 2 };
+}
+
 export function createRenderer(theme) {
   const C = theme.colors;
   const FONT = theme.font;
@@ -106,7 +121,8 @@ export function createRenderer(theme) {
 
   // scene: {run, phase, alpha (0-1 between the last two ticks), prevY, motion (0 = reduced)}.
   function draw(ctx, width, height, { run, phase, alpha, prevY, motion }) {
-    ctx.setTransform(width / P.BOARD_W, 0, 0, height / P.BOARD_H, 0, 0);
+    const view = viewport(width, height);
+    ctx.setTransform(view.sx, 0, 0, view.sy, -view.left * view.sx, 0);
     const back = phase === "playing" ? P.SCROLL_VX * (1 - alpha) : 0;
     drawHouse(ctx, run.tick * P.SCROLL_VX - back);
     for (const d of run.ducts) drawDuct(ctx, d, d.x + back, run.tick, motion);
@@ -127,13 +143,13 @@ export function createRenderer(theme) {
     ctx.textBaseline = "top";
     ctx.lineWidth = 8;
     ctx.strokeStyle = C.white;
-    ctx.strokeText(String(run.score), P.BOARD_W / 2, 18);
+    ctx.strokeText(String(run.score), view.centre, 18);
     ctx.fillStyle = C.navy;
-    ctx.fillText(String(run.score), P.BOARD_W / 2, 18);
+    ctx.fillText(String(run.score), view.centre, 18);
     if (phase === "ready") {
       ctx.font = `700 30px ${FONT}`;
       ctx.fillStyle = C.navy;
-      ctx.fillText("Space, click or tap to flap", P.BOARD_W / 2, 110);
+      ctx.fillText("Space, click or tap to flap", view.centre, 110);
     }
   }
 

@@ -15,6 +15,7 @@ export function exposeTestHooks(vm) {
         phase: vm.phase, tick: run.tick, y: run.y, vy: run.vy, score: run.score, seed: run.seed,
         runId: g.runId, inputs: g.inputs.length, pendingFlap: g.pendingFlap, frames: g.frame,
         firstFrameAt: g.firstFrameAt, saveText: vm.saveText, saveStatus: g.saveStatus, apiDown: vm.apiDown,
+        asking: vm.asking, placeText: vm.placeText, newBest: vm.newBest, player: g.player,
         next: { x: next.x, gapY: next.gapY, gap: next.gap, level: next.level, draftDir: next.draftDir },
       };
     },

@@ -16,10 +16,33 @@ LOOKAHEAD_TICKS = 3
 SAFETY_PX = 8
 
 
-def open_game(page: Page, url: str) -> dict:
+def open_game(page: Page, url: str, *, skip_name: bool = True) -> dict:
+    """Load the game; on a first visit it asks for a name, which skip_name skips (as Guest)."""
     page.goto(url)
     page.wait_for_function("window.__draftyBird && window.__draftyBird.state().frames > 2", timeout=15_000)
+    if skip_name and page.evaluate(STATE)["asking"]:
+        page.get_by_role("button", name="Skip: play as Guest").click()
+        page.wait_for_function("!window.__draftyBird.state().asking")
     return page.evaluate(STATE)
+
+
+def play_stepped_to(page: Page, target: int) -> dict:
+    """Start a run and play it on stepped time (fast) until it scores `target`, then crash.
+
+    Only for servers that do not verify runs: a verifying server refuses a run played
+    faster than real time (too_fast).
+    """
+    c = page.evaluate("window.__draftyBird.constants")
+    page.evaluate("window.__draftyBird.manual(true); window.__draftyBird.owner.flap()")
+    s = page.evaluate(STATE)
+    for _ in range(20_000):
+        if s["phase"] == "over":
+            page.evaluate("window.__draftyBird.manual(false)")
+            return page.evaluate("window.__draftyBird.lastRun()")
+        if s["score"] < target and wants_flap(s, c):
+            page.evaluate("window.__draftyBird.owner.flap()")
+        s = page.evaluate(f"window.__draftyBird.frame({1000 / 60})")
+    raise AssertionError(f"run never ended: {s}")
 
 
 def wants_flap(state: dict, c: dict, margin_px: float = SAFETY_PX) -> bool:

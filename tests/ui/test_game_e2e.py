@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from drafty_bird.ui.game import MODULES
 from tests.server import RunningServer, launch, wait_healthy, wait_until
 from tests.ui.conftest import GAME_ENV
-from tests.ui.helpers import STATE, autopilot_realtime, db_rows, open_game, run_js, wants_flap
+from tests.ui.helpers import STATE, autopilot_realtime, db_rows, open_game, play_stepped_to, run_js, wants_flap
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ def test_page_loads_and_draws_without_console_errors_or_failed_requests(page: Pa
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(re.sub(r"^\w+://([^/]+).*$", r"\1", r.url)))
     starts: list[str] = []
-    page.on("request", lambda r: starts.append(r.url) if r.url.endswith("/game-start") else None)
+    page.on("request", lambda r: starts.append(r.url) if "/game-start" in r.url else None)
     # The game's modules: each from its own cache-busted NiceGUI URL, cached as immutable.
     modules: dict[str, str] = {}
     page.on(
@@ -109,6 +109,7 @@ def test_autopilot_run_scores_and_lands_once_in_db_and_panel(page: Page, game_se
     # Focus moved to the restart prompt, which the keyboard can reach.
     expect(page.get_by_role("button", name=re.compile("Play again"))).to_be_focused()
     expect(page.locator(".db-status")).to_have_text(re.compile(r"Run complete: \d+ points?\."))
+    expect(page.locator(".db-save")).to_have_text("saved as \u201cAutopilot Ada\u201d", timeout=10_000)
 
     page.wait_for_function(f"window.__draftyBird.saves().length === {len(finished)}", timeout=10_000)
     for run in finished:
@@ -124,22 +125,10 @@ def test_autopilot_run_scores_and_lands_once_in_db_and_panel(page: Page, game_se
     expect(mine.first).to_contain_text("Autopilot Ada")
     expect(panel.locator("li").first).to_contain_text(str(max(r["score"] for r in finished)))
     expect(panel.locator(".db-you")).to_have_text(re.compile(r"Your run: #\d+ of " + str(len(finished))))
-    expect(page.locator(".db-save")).to_have_text(re.compile(r"saved: #\d+ of \d+"))
     # The name persists on this device.
     page.reload()
     page.wait_for_function("window.__draftyBird")
     expect(page.locator(".db-name input")).to_have_value("Autopilot   Ada")
-
-
-def test_invalid_name_is_flagged_and_not_used(page: Page, game_server: RunningServer) -> None:
-    open_game(page, game_server.url)
-    page.locator(".db-name input").fill("Mallory<script>")
-    expect(page.locator("#db-name-err")).to_contain_text("no < or >")
-    page.locator("canvas").focus()
-    page.keyboard.press("Space")  # start, then fall: a 0-point run
-    page.wait_for_function("window.__draftyBird.state().phase === 'over'", timeout=15_000)
-    page.wait_for_function("window.__draftyBird.saves().length === 1", timeout=10_000)
-    assert [r[0] for r in db_rows(game_server.db_path)] == ["Guest"]
 
 
 def test_a_score_from_one_page_reaches_another_within_a_second(browser: Browser, game_server: RunningServer) -> None:
@@ -151,12 +140,12 @@ def test_a_score_from_one_page_reaches_another_within_a_second(browser: Browser,
         page_b.evaluate("window.__noReload = 'still here'")
         frames_before = page_b.evaluate(STATE)["frames"]
         page_a.locator(".db-name input").fill("Alice")
-        page_a.locator("canvas").click()  # a click starts the run too; no more flaps: it falls
-
         with page_a.expect_response(
-            lambda r: r.url.endswith("/score") and r.request.method == "POST", timeout=20_000
+            lambda r: r.url.endswith("/score") and r.request.method == "POST", timeout=60_000
         ) as resp:
-            pass
+            page_a.locator("canvas").click()  # a click starts the run too
+            page_a.wait_for_function("window.__draftyBird.state().phase === 'playing'")
+            play_stepped_to(page_a, 1)  # 0-point runs are not sent
         assert resp.value.status == 201
         t0 = time.monotonic()
         page_b.locator(".db-board-panel li", has_text="Alice").wait_for(timeout=5_000)
@@ -195,10 +184,11 @@ def test_score_retries_while_the_server_is_down_and_lands_exactly_once(page: Pag
         server.stop(signal.SIGTERM)
 
         page.locator("canvas").focus()
-        page.keyboard.press("Space")
-        page.wait_for_function("window.__draftyBird.state().phase === 'over'", timeout=15_000)
-        expect(page.locator(".db-save")).to_have_text("retrying...", timeout=10_000)
-        expect(page.get_by_role("alert")).to_contain_text("API unreachable")
+        run = play_stepped_to(page, 1)
+        assert run["run_id"] == run_id and run["score"] >= 1, run
+        expect(page.locator(".db-save")).to_have_text("saving\u2026 retrying", timeout=10_000)
+        # Still within the retry window: no outage alarm until the run is kept on the device.
+        expect(page.get_by_role("alert")).to_have_count(0)
         # The game stays playable while the API is down.
         page.wait_for_timeout(500)
         page.keyboard.press("Space")
@@ -209,7 +199,7 @@ def test_score_retries_while_the_server_is_down_and_lands_exactly_once(page: Pag
         # the running retry or the reloaded page's queue flush delivers the run.
         wait_until(lambda: len(db_rows(server.db_path)) >= 1, timeout=40, message="the retried score in the DB")
         page.wait_for_timeout(3_000)  # any duplicate send (retry + flush) would land by now
-        assert db_rows(server.db_path) == [("Guest", 0, run_id)]
+        assert db_rows(server.db_path) == [("Guest", run["score"], run_id)]
         page.wait_for_function("window.__draftyBird && window.__draftyBird.queue().length === 0", timeout=15_000)
     finally:
         server.stop()
@@ -227,10 +217,10 @@ def test_after_30s_offline_the_run_waits_on_the_device_and_the_next_load_sends_i
         page.wait_for_function("window.__draftyBird.nextRun() !== null", timeout=10_000)
         server.stop(signal.SIGTERM)
         page.locator("canvas").focus()
-        page.keyboard.press("Space")
-        page.wait_for_function("window.__draftyBird.state().phase === 'over'", timeout=15_000)
-        run_id = page.evaluate("window.__draftyBird.lastRun().run_id")
+        run = play_stepped_to(page, 1)
+        run_id = run["run_id"]
         expect(page.locator(".db-save")).to_have_text("offline: saved on this device", timeout=45_000)
+        expect(page.get_by_role("alert")).to_contain_text("Offline: runs are kept on this device")
         assert [e["run_id"] for e in page.evaluate("window.__draftyBird.queue()")] == [run_id]
 
         restarted = _restart(server, tmp_path)
@@ -240,7 +230,7 @@ def test_after_30s_offline_the_run_waits_on_the_device_and_the_next_load_sends_i
         page.reload()  # a second visit must not send it again
         open_game(page, server.url)
         page.wait_for_timeout(1_000)
-        assert db_rows(server.db_path) == [("Guest", 0, run_id)]
+        assert db_rows(server.db_path) == [("Guest", run["score"], run_id)]
     finally:
         server.stop()
         if restarted is not None:
@@ -316,6 +306,7 @@ def test_screenshot_of_a_run_in_progress(browser: Browser, game_server: RunningS
         page = ctx.new_page()
         open_game(page, game_server.url)
         page.locator(".db-name input").fill("Ada")
+        page.locator(".db-name input").press("Enter")  # keeps the name and moves to the game
         page.evaluate("window.__draftyBird.forceSeed(20261127); window.__draftyBird.manual(true)")
         page.locator("canvas").click()
         c = page.evaluate("window.__draftyBird.constants")
@@ -354,38 +345,60 @@ def test_debug_handle_is_absent_without_the_test_setting(page: Page, tmp_path: P
         assert httpx.get(server.url + "/healthz").status_code == 200
 
 
-def test_runtime_chaos_on_score_shows_banners_retries_and_lands_once(page: Page, tmp_path: Path) -> None:
-    """Chaos is the app's own injector (503s on /score), switched at runtime through PUT /ops/chaos."""
+def test_runtime_chaos_shows_a_plain_badge_says_retrying_and_lands_once(page: Page, tmp_path: Path) -> None:
+    """Chaos is the app's own injector (503s on /score), switched at runtime through PUT /ops/chaos.
+
+    Players see a small fixed-size badge in plain words and "saving… retrying" (the server
+    answered: it is no outage); switching chaos on and off moves nothing on the page.
+    """
     token = "Vq3xK8mZ2pT7nR4wY6sLd1"  # 22 base64url characters: 132 bits
     env = {
         **GAME_ENV,
-        "CHAOS_ENABLED": "true",
+        "CHAOS_ENABLED": "false",
         "CHAOS_ERROR_RATE": "1.0",
         "CHAOS_ROUTES": "/score",
         "CHAOS_ADMIN_TOKEN": token,
     }
     server = launch(tmp_path, env)
     wait_healthy(server)
+
+    def chaos(on: bool) -> None:
+        r = httpx.put(
+            server.url + "/ops/chaos", json={"enabled": on}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert r.status_code == 200, r.text
+
+    def layout() -> list[dict | None]:
+        return [page.locator(sel).bounding_box() for sel in (".db-name input", "canvas")]
+
     try:
         open_game(page, server.url)
-        chaos_banner = page.locator(".db-chaos")
-        expect(chaos_banner).to_contain_text("Chaos testing is on: 100% errors on /score")
+        badge = page.locator(".db-chaos")
+        expect(badge).to_be_hidden()
+        before = layout()
+        chaos(True)
+        expect(badge).to_be_visible(timeout=5_000)
+        expect(badge).to_have_text("test mode: saves may be slow")
+        assert layout() == before, "the chaos badge moved the page"
+        box = badge.bounding_box()
+        assert box and box["height"] <= 24, box
+
         page.locator("canvas").focus()
-        page.keyboard.press("Space")
-        page.wait_for_function("window.__draftyBird.state().phase === 'over'", timeout=15_000)
-        run_id = page.evaluate("window.__draftyBird.lastRun().run_id")
-        expect(page.locator(".db-save")).to_have_text("retrying...", timeout=10_000)
-        expect(page.get_by_role("alert")).to_contain_text("API unreachable")
+        run = play_stepped_to(page, 1)
+        expect(page.locator(".db-save")).to_have_text("saving\u2026 retrying", timeout=10_000)
+        expect(page.get_by_role("alert")).to_have_count(0)
         assert db_rows(server.db_path) == []
 
-        off = httpx.put(
-            server.url + "/ops/chaos", json={"enabled": False}, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
-        assert off.status_code == 200, off.text
-        expect(page.locator(".db-save")).to_have_text(re.compile(r"saved: #1 of 1"), timeout=20_000)
+        chaos(False)
+        expect(page.locator(".db-save")).to_have_text("saved as \u201cGuest\u201d", timeout=20_000)
+        expect(page.locator(".db-place")).to_have_text("#1 of 1")
         expect(page.get_by_role("alert")).to_have_count(0)
-        expect(chaos_banner).to_be_hidden(timeout=5_000)
-        assert db_rows(server.db_path) == [("Guest", 0, run_id)]
+        expect(badge).to_be_hidden(timeout=5_000)
+        page.wait_for_timeout(500)
+        page.keyboard.press("Space")  # back to the ready screen: compare the same layout
+        page.wait_for_function("window.__draftyBird.state().phase === 'ready'")
+        assert layout() == before
+        assert db_rows(server.db_path) == [("Guest", run["score"], run["run_id"])]
         assert page.evaluate("window.__draftyBird.queue()") == []
     finally:
         server.stop()
