@@ -33,7 +33,9 @@ HTTP_DURATION = Histogram(
     ["route", "method"],
     buckets=LATENCY_BUCKETS,
 )
-GAMES_STARTED = Counter("drafty_bird_games_started_total", "Runs started (POST /game-start or the page).")
+GAMES_STARTED = Counter(
+    "drafty_bird_games_started_total", "Runs started (POST /game-start without ahead=true, or the page's first flap)."
+)
 GAMES_COMPLETED = Counter(
     "drafty_bird_games_completed_total",
     "Runs whose score was stored for the first time (retries of a run_id are not counted).",
