@@ -368,7 +368,7 @@ def test_runtime_chaos_shows_a_plain_badge_says_retrying_and_lands_once(page: Pa
         )
         assert r.status_code == 200, r.text
 
-    def layout() -> list[dict | None]:
+    def layout() -> list:
         return [page.locator(sel).bounding_box() for sel in (".db-name input", "canvas")]
 
     try:

@@ -17,8 +17,6 @@ from tests.ui.helpers import STATE, db_rows, open_game, play_stepped_to
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-
 
 def post_scores(server: RunningServer, scores: list[tuple[str, int]]) -> None:
     for player, score in scores:
@@ -168,7 +166,9 @@ def test_a_0_point_run_is_not_sent_and_the_result_screen_tells_the_outcome(
 
 
 def test_on_a_touch_phone_the_hints_say_tap(browser: Browser, game_server: RunningServer) -> None:
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, **PHONE)
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     try:
         page = ctx.new_page()
         open_game(page, game_server.url)
@@ -241,7 +241,9 @@ def test_a_reload_still_highlights_this_devices_runs_and_best(page: Page, game_s
 def test_phone_portrait_gets_a_taller_board_and_landscape_reaches_the_name_field(
     browser: Browser, game_server: RunningServer
 ) -> None:
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, **PHONE)
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     try:
         page = ctx.new_page()
         open_game(page, game_server.url)
