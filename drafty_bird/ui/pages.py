@@ -19,17 +19,18 @@ from drafty_bird.ui.palette import css_variables
 PAGE_CSS = """
 body{background:var(--db-pale);font-family:var(--db-font);color:var(--db-navy)}
 .nicegui-content{padding:.6rem 1rem;gap:.5rem;max-width:1400px;margin:0 auto}
-.db-header{position:relative;display:flex;flex-wrap:wrap;align-items:baseline;gap:.2rem 1rem}
+.db-header{position:relative;width:100%;display:flex;flex-wrap:wrap;align-items:baseline;gap:.2rem 1rem}
 .db-header h1{margin:0;font-size:1.6rem;line-height:1.2;font-weight:800;letter-spacing:.01em}
 .db-header p{margin:0;font-size:.95rem}
 /* A small badge out of the flow: switching chaos on or off never moves the page. */
-.db-chaos{position:absolute;top:0;right:0;padding:.1rem .5rem;border-radius:999px;font-size:.8rem;
+.db-chaos{position:absolute;top:.2rem;right:0;padding:.1rem .5rem;border-radius:999px;font-size:.75rem;
   background:var(--db-navy);color:var(--db-white);font-weight:700;white-space:nowrap}
 .db-chaos.db-off{visibility:hidden}
 .db-main{display:grid;grid-template-columns:minmax(0,1fr) 17rem;gap:1rem;width:100%;align-items:start}
 /* The board keeps 16:9 and fits the window height, so a laptop never scrolls. */
 .db-play{width:100%;max-width:calc((100vh - 7.5rem) * 16 / 9);min-width:0}
 @media (max-width:800px){.db-main{grid-template-columns:minmax(0,1fr)}.db-play{max-width:none}}
+@media (max-width:480px){.db-header h1{font-size:1.35rem}}
 /* Phone landscape: a compact header and a board that leaves room for the name field. */
 @media (max-height:500px) and (orientation:landscape){
 .nicegui-content{padding:.3rem .8rem;gap:.3rem}
