@@ -306,7 +306,6 @@ def test_screenshot_of_a_run_in_progress(browser: Browser, game_server: RunningS
         page = ctx.new_page()
         open_game(page, game_server.url)
         page.locator(".db-name input").fill("Ada")
-        page.locator(".db-name input").press("Enter")  # keeps the name and moves to the game
         page.evaluate("window.__draftyBird.forceSeed(20261127); window.__draftyBird.manual(true)")
         page.locator("canvas").click()
         c = page.evaluate("window.__draftyBird.constants")
