@@ -24,7 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.pg import query, throwaway_db
 from tests.server import ROOT, free_port, wait_until
-from tests.ui.helpers import STATE
+from tests.ui.helpers import STATE, play_stepped_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,16 +64,18 @@ def pinned_page(browser: Browser, url: str, replica: str) -> tuple[BrowserContex
     response = page.goto(url)
     assert response is not None and response.headers["x-drafty-replica"] == replica
     page.wait_for_function("window.__draftyBird && window.__draftyBird.state().frames > 2", timeout=15_000)
+    page.get_by_role("button", name="Skip: play as Guest").click()  # a first visit asks for a name
     return ctx, page
 
 
-def play_a_short_run(page: Page, name: str) -> str:
-    """Start a run that falls at once (0 points); returns its run_id."""
+def play_a_short_run(page: Page, name: str) -> dict:
+    """Play a 1-point run on stepped time (the page does not send 0-point runs); returns lastRun()."""
     page.wait_for_function("window.__draftyBird.nextRun() !== null", timeout=10_000)  # /game-start answered
     run_id = page.evaluate("window.__draftyBird.nextRun().run_id")
     page.locator(".db-name input").fill(name)
-    page.locator("canvas").click()
-    return run_id
+    run = play_stepped_to(page, 1)
+    assert run["run_id"] == run_id
+    return run
 
 
 def pump_until(page: Page, predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -117,7 +119,8 @@ def test_two_replicas_behind_haproxy_share_a_live_board_and_survive_a_sigterm(br
         held: list[Route] = []
         page2.route("**/score", lambda route: held.append(route))
         os.kill(r2["pid"], signal.SIGTERM)
-        switch_run = play_a_short_run(page2, "Carol")
+        carol = play_a_short_run(page2, "Carol")
+        switch_run = carol["run_id"]
         pump_until(page2, lambda: bool(held), 20, "the run's POST /score")
         pump_until(page2, lambda: refuses(r2["port"]), 30, "r2 to stop listening")
         page2.unroute("**/score")
@@ -137,7 +140,7 @@ def test_two_replicas_behind_haproxy_share_a_live_board_and_survive_a_sigterm(br
         )
         page2.wait_for_function("window.__draftyBird && window.__draftyBird.queue().length === 0", timeout=30_000)
         page2.wait_for_timeout(3_000)  # a duplicate send (retry + queue flush after reload) would land by now
-        assert rows_for(db, switch_run) == [("Carol", 0)]
+        assert rows_for(db, switch_run) == [("Carol", carol["score"])]
 
         # And it is live on r1: a new score from page 1 reaches it.
         page1.wait_for_function("window.__draftyBird.state().phase === 'ready'", timeout=5_000)
