@@ -2,7 +2,6 @@
 
 import asyncio
 import time
-
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,6 @@ from nicegui import Client, ui
 
 from drafty_bird.data.models import ScoreRead
 from drafty_bird.leaderboard import LIVE_BOARD_SIZE, LeaderboardService
-
 
 MINE_KEEP = 20  # this device's runs highlighted, as many as game.js keeps
 
