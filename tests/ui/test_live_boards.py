@@ -59,7 +59,14 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
         stored = datetime.fromisoformat(raw)
         created_at = f"{stored:%Y-%m-%dT%H:%M:%S}.{stored.microsecond // 1000:03d}Z"
         assert result.stored.model_dump(mode="json")["createdAt"] == created_at
-        expected = {"player": "Ada", "score": 5, "createdAt": created_at, "key": f"0-{created_at}", "rank": 1}
+        expected = {
+            "player": "Ada",
+            "score": 5,
+            "createdAt": created_at,
+            "key": f"0-{created_at}",
+            "rank": 1,
+            "tied": False,
+        }
         assert all(p.shown == [[expected]] for p in pages), pages[0].shown
         assert len({id(p.shown[0]) for p in pages}) == 1, "serialized once, shared by every page"
 
