@@ -12,6 +12,7 @@ runs until SIGINT/SIGTERM, which it passes on.
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -110,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
     extra = dict(item.split("=", 1) for item in args.env)
+    # Every replica must verify the run tokens any other replica issued (a page can move after a
+    # replica stops), so they share one signing key, as Key Vault gives them in Azure.
+    if not (extra.get("RUN_TOKEN_SECRET") or base_env.get("RUN_TOKEN_SECRET")):
+        extra["RUN_TOKEN_SECRET"] = secrets.token_urlsafe(32)
     replicas: list[dict] = []
     procs: list[subprocess.Popen] = []
     for i in range(1, args.replicas + 1):
