@@ -122,7 +122,7 @@ def test_gate_rejects_bad_arguments(args: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "drafty_bird.ops.gate", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
-    assert result.returncode == 2 and "error:" in result.stderr, result.stderr
+    assert result.returncode == gate.USAGE and "error:" in result.stderr, result.stderr
     assert "verdict" not in result.stdout
 
 
