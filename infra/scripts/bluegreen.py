@@ -205,8 +205,8 @@ def release(args: argparse.Namespace) -> int:
     return roll_back(args, app, blue, green)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_release_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every release script takes (bluegreen here, single for Single revision mode)."""
     parser.add_argument("--resource-group", required=True)
     parser.add_argument("--app", required=True)
     parser.add_argument("--image", required=True)
@@ -221,13 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-timeout", type=float, default=600)
     parser.add_argument("--smoke-timeout", type=float, default=180)
     parser.add_argument("--poll-interval", type=float, default=5)
+    parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
+    parser.add_argument("--az", default="az")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_release_arguments(parser)
     parser.add_argument(
         "--writer-timeout", type=float, default=90, help="seconds for a revision to take the writer lease"
     )
     parser.add_argument("--label-url", help="override the green label URL (tests)")
     parser.add_argument("--blue-label-url", help="override the blue label URL (tests)")
-    parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
-    parser.add_argument("--az", default="az")
     return parser
 
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 
 from drafty_bird.ops.gate import PROMOTE
 from infra.scripts import smoke
 from infra.scripts.azcli import CommandError, ContainerApp, serving_revision, web_image
-from infra.scripts.bluegreen import prometheus_token_file, wait_running, watch
+from infra.scripts.bluegreen import add_release_arguments, prometheus_token_file, wait_running, watch
 
 
 def wait_serving(app: ContainerApp, revision: str, args: argparse.Namespace) -> None:
@@ -89,23 +88,8 @@ def release(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resource-group", required=True)
-    parser.add_argument("--app", required=True)
-    parser.add_argument("--image", required=True)
-    parser.add_argument("--sha", required=True, help="commit sha: the revision suffix")
-    parser.add_argument("--prometheus", required=True, help="Prometheus query endpoint (Azure Monitor workspace)")
-    parser.add_argument("--window", default="5m")
-    parser.add_argument("--max-error-ratio", type=float, default=0.01)
-    parser.add_argument("--max-p99-ms", type=float, default=500)
-    parser.add_argument("--watch-seconds", type=float, default=300, help="traffic soak before each gate round")
-    parser.add_argument("--gate-rounds", type=int, default=3, help="gate attempts while inconclusive")
-    parser.add_argument("--gate-cmd", default=f"{shlex.quote(sys.executable)} -m drafty_bird.ops.gate")
-    parser.add_argument("--ready-timeout", type=float, default=600)
-    parser.add_argument("--smoke-timeout", type=float, default=180)
-    parser.add_argument("--poll-interval", type=float, default=5)
+    add_release_arguments(parser)
     parser.add_argument("--url", help="override the app URL that is smoke-tested (tests)")
-    parser.add_argument("--no-prometheus-token", action="store_true", help="plain Prometheus without Entra ID")
-    parser.add_argument("--az", default="az")
     return parser
 
 
