@@ -196,6 +196,8 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     readerPrincipalId: identity.outputs.principalId
+    writerPrincipalId: principalId
+    writerPrincipalType: principalType
     // Purge protection keeps a deleted vault's name for the retention window: production only,
     // so staging survives `azd down --purge` + `azd up` (docs/DECISIONS.md).
     purgeProtection: stage == 'production'
@@ -299,6 +301,7 @@ module app 'modules/app.bicep' = if (deployApp) {
     publicMetrics: publicMetrics
     apiDocs: apiDocs
     chaosTokenSecretUri: empty(chaosAdminToken) ? '' : '${keyVault.outputs.vaultUri}secrets/chaos-admin-token'
+    runTokenSecretUri: keyVault.outputs.runTokenSecretUri
     database: database
     identityName: identity.outputs.name
     postgresFqdn: isPostgres ? postgres.outputs.fqdn : ''

@@ -31,6 +31,8 @@ param publicMetrics bool
 param apiDocs bool
 @description('Key Vault secret URI of CHAOS_ADMIN_TOKEN; empty means no token (production).')
 param chaosTokenSecretUri string
+@description('Key Vault secret URI of RUN_TOKEN_SECRET: one key for every replica and revision (pipeline.py creates it once).')
+param runTokenSecretUri string
 @allowed([
   'sqlite'
   'postgres'
@@ -85,6 +87,12 @@ var baseSecrets = [
   {
     name: 'appinsights-connection-string'
     value: appInsights.properties.ConnectionString
+  }
+  {
+    // Shared by every replica and revision, so a run issued by one is verified by another.
+    name: 'run-token-secret'
+    keyVaultUrl: runTokenSecretUri
+    identity: identityId
   }
 ]
 var chaosSecrets = hasChaosToken ? [
@@ -149,6 +157,11 @@ var baseEnv = [
   {
     name: 'DOCS_ENABLED'
     value: apiDocs ? 'true' : 'false'
+  }
+  {
+    name: 'RUN_TOKEN_SECRET'
+    // checkov:skip=CKV_SECRET_6: secretRef is the name of an ACA secret, not a value (values are set in configuration.secrets)
+    secretRef: 'run-token-secret'
   }
 ]
 var sqliteEnv = [

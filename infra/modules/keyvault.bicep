@@ -3,6 +3,10 @@ param name string
 param location string
 param tags object
 param readerPrincipalId string
+@description('The deploying principal (pipeline or azd user): it creates run-token-secret once (infra/scripts/pipeline.py); empty assigns nothing.')
+param writerPrincipalId string
+@description('Type of writerPrincipalId; empty lets Azure look it up.')
+param writerPrincipalType string
 @description('Production only: purge protection cannot be undone and holds the vault name for the retention window after a delete.')
 param purgeProtection bool
 @secure()
@@ -13,6 +17,11 @@ param secretExpiresAt int
 
 // Key Vault Secrets User (built-in role)
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+// Key Vault Secrets Officer (built-in role): data-plane read/write of secrets, which Contributor lacks.
+var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// RUN_TOKEN_SECRET lives here. Bicep never sets its value (a value here would rotate on every
+// deploy and void every run in flight): the pipeline creates it once when missing.
+var runTokenSecretName = 'run-token-secret'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the ACA environment has no VNet; Key Vault references are resolved over the public endpoint with RBAC.
@@ -65,5 +74,16 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource writer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(writerPrincipalId)) {
+  name: guid(vault.id, writerPrincipalId, secretsOfficerRoleId)
+  scope: vault
+  properties: {
+    principalId: writerPrincipalId
+    principalType: empty(writerPrincipalType) ? null : writerPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficerRoleId)
+  }
+}
+
 output name string = vault.name
 output vaultUri string = vault.properties.vaultUri
+output runTokenSecretUri string = '${vault.properties.vaultUri}secrets/${runTokenSecretName}'

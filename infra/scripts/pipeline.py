@@ -20,11 +20,15 @@ import binascii
 import json
 import os
 import re
+import secrets
+import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from infra.scripts.azcli import (
+    AZ_NOT_FOUND,
     CommandError,
     ContainerApp,
     prometheus_token,
@@ -36,6 +40,8 @@ from infra.scripts.azcli import (
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_REPO = "drafty-bird"
+# Key Vault secret behind RUN_TOKEN_SECRET (infra/modules/keyvault.bicep, app.bicep).
+RUN_TOKEN_SECRET_NAME = "run-token-secret"
 
 
 class StepError(Exception):
@@ -87,6 +93,34 @@ def signed_in_principal(az: str) -> tuple[str, str]:
         raise CommandError(f"the az access token's oid claim is not an object id: {oid!r}")
     # account show: "servicePrincipal" for service principals and managed identities, else "user".
     return oid, "ServicePrincipal" if kind == "servicePrincipal" else "User"
+
+
+def ensure_run_token_secret(az: str, vault: str) -> bool:
+    """Create RUN_TOKEN_SECRET in the vault once; True when it was created.
+
+    An existing value is never replaced: a new one would void every run in flight (rotation
+    is a deliberate RUNBOOK step). The platform-only provision runs first in each stage, so
+    the secret exists before the app's Key Vault reference is resolved.
+    """
+    cmd = [az, "keyvault", "secret", "show", "--vault-name", vault, "--name", RUN_TOKEN_SECRET_NAME, "-o", "none"]
+    print("+ " + shlex.join(cmd), flush=True)
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode == 0:
+        return False
+    # Only "not found" means create; forbidden or a network error must not overwrite anything.
+    if result.returncode != AZ_NOT_FOUND:
+        raise CommandError(f"{shlex.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    # The value goes in a 0600 file, never on a command line (run() echoes argv).
+    fd, value_file = tempfile.mkstemp(prefix="drafty-secret-")
+    os.close(fd)
+    try:
+        write_private(value_file, secrets.token_urlsafe(32))
+        target = ["--vault-name", vault, "--name", RUN_TOKEN_SECRET_NAME]
+        value = ["--file", value_file, "--encoding", "utf-8", "--content-type", "text/plain"]
+        run([az, "keyvault", "secret", "set", *target, *value, "-o", "none"])
+    finally:
+        os.unlink(value_file)
+    return True
 
 
 def provision(args: argparse.Namespace) -> int:
@@ -158,6 +192,10 @@ def provision(args: argparse.Namespace) -> int:
         os.unlink(param_file)
     for name, output in outputs.items():
         set_variable(name, str(output.get("value", "")))
+    vault = (outputs.get("AZURE_KEY_VAULT_NAME") or {}).get("value")
+    if not vault:
+        raise StepError("the deployment has no AZURE_KEY_VAULT_NAME output: cannot check RUN_TOKEN_SECRET")
+    ensure_run_token_secret(args.az, vault)
     return 0
 
 

@@ -172,7 +172,21 @@ if argv[:2] == ["account", "get-access-token"]:
     claims = {"aud": "https://management.azure.com/", "oid": state.get("oid", "00000000-0000-0000-0000-0000000000aa")}
     done(".".join([part({"alg": "none", "typ": "JWT"}), part(claims), "sig"]))
 if argv[:3] == ["deployment", "sub", "create"]:
-    done(state.get("deployment_outputs", {}))
+    # infra/main.bicep always outputs the vault's name.
+    vault = {"AZURE_KEY_VAULT_NAME": {"type": "String", "value": state.get("vault", "kv-fake")}}
+    done({**vault, **state.get("deployment_outputs", {})})
+vault_secrets = state.setdefault("vault_secrets", {})
+if argv[:3] == ["keyvault", "secret", "show"]:
+    key = f"{opt('--vault-name')}/{opt('--name')}"
+    if key not in vault_secrets:
+        done(code=3, err=f"(SecretNotFound) A secret with (name/id) {opt('--name')} was not found in this key vault.")
+    done({"name": opt("--name")})
+if argv[:3] == ["keyvault", "secret", "set"]:
+    # --value would put the secret on argv: the fake accepts only --file.
+    if "--value" in argv or not opt("--file"):
+        done(code=1, err="fake az: secret value must come from --file")
+    vault_secrets[f"{opt('--vault-name')}/{opt('--name')}"] = Path(opt("--file")).read_text()
+    done()
 if argv[:2] == ["acr", "show"]:
     done(f"{opt('-n')}.azurecr.io")
 if argv[:2] in (["acr", "login"], ["acr", "import"]):

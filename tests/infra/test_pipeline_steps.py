@@ -7,6 +7,7 @@ Azure and a Docker engine cannot be reached here: both are recording fakes first
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 import subprocess
@@ -283,3 +284,42 @@ def test_provision_stops_when_the_token_has_no_object_id(tmp_path: Path) -> None
     assert result.returncode != 0
     assert "oid claim is not an object id" in result.stderr
     assert not any(c[:3] == ["deployment", "sub", "create"] for c in fake.calls())
+
+
+def _secret_calls(fake: FakeAzure) -> list[list[str]]:
+    return [c for c in fake.calls() if c[:2] == ["keyvault", "secret"]]
+
+
+def test_provision_creates_the_run_token_secret_once_when_missing(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "vault": "kv-abc"})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
+    assert result.returncode == 0, result.stderr
+    calls = _secret_calls(fake)
+    assert [c[2] for c in calls] == ["show", "set"], calls
+    assert all(c[c.index("--vault-name") + 1] == "kv-abc" and "run-token-secret" in c for c in calls)
+    value = fake.state()["vault_secrets"]["kv-abc/run-token-secret"]
+    assert len(value) >= 43, "secrets.token_urlsafe(32): 256 bits"
+    # Never on a command line, never printed; the value file is gone.
+    assert value not in json.dumps(fake.calls()) and value not in result.stdout + result.stderr
+    value_file = calls[1][calls[1].index("--file") + 1]
+    assert not Path(value_file).exists()
+    # Deploy first (the vault is created there), then the secret.
+    kinds = [c[:3] for c in fake.calls()]
+    assert kinds.index(["deployment", "sub", "create"]) < kinds.index(["keyvault", "secret", "show"])
+
+
+def test_provision_leaves_an_existing_run_token_secret_alone(tmp_path: Path) -> None:
+    state = {"app": "ca-drafty-staging", "vault": "kv-abc", "vault_secrets": {"kv-abc/run-token-secret": "keep-me"}}
+    fake = FakeAzure.create(tmp_path, state)
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--image", "img:sha")
+    assert result.returncode == 0, result.stderr
+    assert [c[2] for c in _secret_calls(fake)] == ["show"]
+    assert fake.state()["vault_secrets"]["kv-abc/run-token-secret"] == "keep-me", "a redeploy must not rotate the key"
+
+
+def test_provision_never_overwrites_the_secret_when_show_fails_otherwise(tmp_path: Path) -> None:
+    # 403 (role not yet propagated) or a network error is not "missing": setting would rotate the key.
+    fake = FakeAzure.create(tmp_path, {"app": "ca-drafty-staging", "fail": ["keyvault secret show"]})
+    result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
+    assert result.returncode == 1
+    assert [c[2] for c in _secret_calls(fake)] == ["show"]

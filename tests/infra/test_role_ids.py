@@ -23,6 +23,10 @@ VETTED_ROLES: dict[str, tuple[str, str]] = {
         "4633458b-17de-408a-b874-0445c86b69e6",
         f"{BUILT_IN_ROLES}/security#key-vault-secrets-user",
     ),
+    "Key Vault Secrets Officer": (
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+        f"{BUILT_IN_ROLES}/security#key-vault-secrets-officer",
+    ),
     "Monitoring Metrics Publisher": (
         "3913510d-42f4-4e42-8a64-420c390055eb",
         f"{BUILT_IN_ROLES}/monitor#monitoring-metrics-publisher",

@@ -379,3 +379,48 @@ def test_app_module_parses_for_every_profile() -> None:
         _, app, web = app_for(facts)
         assert web["name"] == "web" and app["properties"]["template"]["containers"][0]["name"] == "web"
     assert Path(APP).is_file()
+
+
+# --- one run-token key for every replica and revision (issue 11) --------------------------------
+
+
+@pytest.mark.parametrize("facts", [SQLITE, POSTGRES, POSTGRES_FD], ids=["sqlite", "postgres", "postgres-fd"])
+def test_run_token_secret_comes_from_key_vault_in_every_profile(facts: dict) -> None:
+    # Without it each replica signs with its own random key: a run issued by one revision and
+    # posted to another (every blue-green switch, every Single-mode replica pair) is refused.
+    module, app, web = app_for(facts)
+    entry = env_of(web).get("RUN_TOKEN_SECRET")
+    assert entry is not None, "RUN_TOKEN_SECRET must reach the web container"
+    assert entry.get("secretRef") == "run-token-secret" and "value" not in entry, entry
+    secrets = {s["name"]: s for s in possible_items(module.resolve(app["properties"]["configuration"]["secrets"]))}
+    ref = secrets["run-token-secret"]
+    assert ref["keyVaultUrl"] == "runTokenSecretUri" and ref["identity"] == "identityId" and "value" not in ref
+
+
+def test_run_token_secret_uri_names_the_secret_the_pipeline_creates() -> None:
+    from infra.scripts.pipeline import RUN_TOKEN_SECRET_NAME
+
+    app_params = main_module_config("app")["config"]["params"]
+    assert accessor(app_params["runTokenSecretUri"]) == "keyVault.outputs.runTokenSecretUri"
+    vault = Module(INFRA / "modules/keyvault.bicep")
+    assert vault.variables["runTokenSecretName"] == RUN_TOKEN_SECRET_NAME
+    assert "secrets/${runTokenSecretName}" in json.dumps(vault.doc["outputs"]["runTokenSecretUri"])
+    # Bicep never holds the value: a deploy must not rotate the key under runs in flight.
+    assert not any(
+        r["type"] == "Microsoft.KeyVault/vaults/secrets" and RUN_TOKEN_SECRET_NAME in json.dumps(r)
+        for r in vault.doc["resources"].values()
+    )
+
+
+def test_the_deploying_principal_may_create_the_run_token_secret() -> None:
+    vault = Module(INFRA / "modules/keyvault.bicep")
+    bodies = [
+        res["config"].get("config", res["config"])
+        for res in vault.doc["resources"].values()
+        if res["type"] == "Microsoft.Authorization/roleAssignments"
+    ]
+    roles = {json.dumps(b["properties"]["principalId"]): b["properties"]["roleDefinitionId"] for b in bodies}
+    officer = roles['"writerPrincipalId"']["function"]["parameters"]["resource_name_1"]
+    assert vault.variables[officer] == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "Key Vault Secrets Officer"
+    params = main_module_config("keyVault")["params"]
+    assert params["writerPrincipalId"] == "principalId" and params["writerPrincipalType"] == "principalType"
