@@ -301,7 +301,9 @@ module app 'modules/app.bicep' = if (deployApp) {
     publicMetrics: publicMetrics
     apiDocs: apiDocs
     chaosTokenSecretUri: empty(chaosAdminToken) ? '' : '${keyVault.outputs.vaultUri}secrets/chaos-admin-token'
-    runTokenSecretUri: keyVault.outputs.runTokenSecretUri
+    // RUN_TOKEN_SECRET: Bicep never sets its value (that would rotate the key on every deploy and
+    // void every run in flight); infra/scripts/pipeline.py creates it once when missing.
+    runTokenSecretUri: '${keyVault.outputs.vaultUri}secrets/run-token-secret'
     database: database
     identityName: identity.outputs.name
     postgresFqdn: isPostgres ? postgres.outputs.fqdn : ''

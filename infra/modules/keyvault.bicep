@@ -19,9 +19,6 @@ param secretExpiresAt int
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 // Key Vault Secrets Officer (built-in role): data-plane read/write of secrets, which Contributor lacks.
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
-// RUN_TOKEN_SECRET lives here. Bicep never sets its value (a value here would rotate on every
-// deploy and void every run in flight): the pipeline creates it once when missing.
-var runTokenSecretName = 'run-token-secret'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the ACA environment has no VNet; Key Vault references are resolved over the public endpoint with RBAC.
@@ -86,4 +83,3 @@ resource writer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empt
 
 output name string = vault.name
 output vaultUri string = vault.properties.vaultUri
-output runTokenSecretUri string = '${vault.properties.vaultUri}secrets/${runTokenSecretName}'
