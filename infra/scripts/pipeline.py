@@ -6,6 +6,7 @@
     python -m infra.scripts.pipeline import-image --source-registry A --target-registry B --sha SHA
     python -m infra.scripts.pipeline prometheus-token --out FILE
     python -m infra.scripts.pipeline deactivate-superseded --stage staging --revision REV
+    python -m infra.scripts.pipeline run-token-secret --vault-name KV
 
 `provision` on production keeps the serving revision's image and pins its traffic, so an
 infra change never moves users: new images reach production only through bluegreen.py.
@@ -253,6 +254,12 @@ def deactivate_superseded(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_token_secret_step(args: argparse.Namespace) -> int:
+    created = ensure_run_token_secret(args.az, args.vault_name)
+    print(f"{RUN_TOKEN_SECRET_NAME}: {'created' if created else 'exists, left unchanged'}", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--az", default="az")
@@ -288,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=["staging", "production"], required=True)
     p.add_argument("--revision", required=True, help="the revision that must serve 100%")
     p.set_defaults(func=deactivate_superseded)
+
+    p = sub.add_parser("run-token-secret", help="create RUN_TOKEN_SECRET in the vault if missing (azd: RUNBOOK)")
+    p.add_argument("--vault-name", required=True)
+    p.set_defaults(func=run_token_secret_step)
 
     return parser
 

@@ -118,6 +118,7 @@ def script_paths(tmp_path: Path, healthy: RunningServer) -> list[list[str]]:
             ["import-image", "--source-registry", "crstaging", "--target-registry", "crproduction", "--sha", SHA],
         ),
         ("token", {}, ["prometheus-token", "--out", str(tmp_path / "prom-token")]),
+        ("kv", {}, ["run-token-secret", "--vault-name", "kv-drafty-staging"]),
         (
             "retire",
             staging,

@@ -323,3 +323,12 @@ def test_provision_never_overwrites_the_secret_when_show_fails_otherwise(tmp_pat
     result = run(fake, "provision", "--stage", "staging", "--location", "x", "--sha", SHA, "--platform-only")
     assert result.returncode == 1
     assert [c[2] for c in _secret_calls(fake)] == ["show"]
+
+
+def test_run_token_secret_step_for_azd_environments(tmp_path: Path) -> None:
+    fake = FakeAzure.create(tmp_path, {})
+    first = run(fake, "run-token-secret", "--vault-name", "kv-mine")
+    again = run(fake, "run-token-secret", "--vault-name", "kv-mine")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert "created" in first.stdout and "left unchanged" in again.stdout
+    assert [c[2] for c in _secret_calls(fake)] == ["show", "set", "show"]
