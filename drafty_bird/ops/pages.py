@@ -44,6 +44,11 @@ BUSY_PAGE = (
 ).encode()
 
 
+# Open sockets per client address, for this process (see PageCapacityMiddleware).
+SOCKETS: Tally[str] = Tally()
+PAGES_CONNECTED.set_function(lambda: sum(SOCKETS.values()))
+
+
 def busy_headers() -> list[tuple[bytes, bytes]]:
     return [
         (b"content-type", b"text/html; charset=utf-8"),
@@ -61,9 +66,10 @@ class PageCapacityMiddleware:
         self.max_pages = max_pages
         self.per_client = max_sockets_per_client  # 0 = no cap
         self.pages = pages
-        self.sockets: Tally[str] = Tally()
+        # Process-wide, not per instance: the fast path builds this layer into three stacks
+        # (ops/fast_path.py), and the socket count and the per-client cap must be one.
+        self.sockets = SOCKETS
         PAGES_LIMIT.set(max_pages)
-        PAGES_CONNECTED.set_function(lambda: sum(self.sockets.values()))
 
     def _client(self, scope: Scope) -> str:
         return (scope.get("client") or ("unknown", 0))[0]
