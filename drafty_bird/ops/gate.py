@@ -223,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             token = args.token_file.read_text().strip()
         except OSError as exc:
-            print(f"gate: cannot read --token-file: {exc.strerror}", file=sys.stderr)
-            return INCONCLUSIVE
+            # A wrong path is a wrong argument: no query was made, and retrying cannot help.
+            print(f"gate: error: cannot read --token-file: {exc.strerror}", file=sys.stderr)
+            return USAGE
     queries = build_queries(args.revision, args.window, args.job)
     print(f"release gate: revision={args.revision} job={args.job} window={args.window} prometheus={args.prometheus}")
     prometheus = Prometheus(args.prometheus, token, attempts=max(1, args.attempts))

@@ -126,6 +126,16 @@ def test_gate_rejects_bad_arguments(args: list[str]) -> None:
     assert "verdict" not in result.stdout
 
 
+def test_gate_with_an_unreadable_token_file_is_a_usage_error(tmp_path: Path) -> None:
+    argv = ["--prometheus", "http://127.0.0.1:9", "--revision", "r1", "--token-file", str(tmp_path / "missing")]
+    result = subprocess.run(
+        [sys.executable, "-m", "drafty_bird.ops.gate", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == gate.USAGE, result.stdout + result.stderr
+    assert "cannot read --token-file" in result.stderr
+    assert "verdict" not in result.stdout
+
+
 class AuthProxy:
     """Loopback stand-in for the workspace's auth layer in front of the real Prometheus."""
 
