@@ -8,13 +8,14 @@ import logging
 import sys
 from typing import Any
 
-from nicegui import app, background_tasks, ui
+from nicegui import app, background_tasks, core, ui
 
 from drafty_bird import __version__, api
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import (
     chaos,
     chaos_admin,
+    client_log,
     docs,
     fast_path,
     health,
@@ -106,6 +107,9 @@ def add_request_layers(target: Any, settings: Settings) -> None:
 def build(settings: Settings) -> Lifecycle:
     """Configure NiceGUI's global app. Called once per process, before ui.run."""
     configure_logging(settings.log_level)
+    # What a page's socket can make us log: capped, never ERROR, rate-limited (issue 17).
+    client_log.install_budgets(settings.log_flood_limit)
+    client_log.guard_socket(core.sio)
     lifecycle = Lifecycle.open(settings, stop_listening=app.shutdown, flush=tracing.shutdown_tracing)
     store = lifecycle.store
     store.on_batch = metrics.WRITE_BATCH.observe
@@ -145,6 +149,7 @@ def build(settings: Settings) -> Lifecycle:
     lifecycle.follow_top_changes(top_changed_elsewhere)  # other replicas' scores reach this one's pages
     app.on_startup(lifecycle.start)
     app.on_startup(lambda: background_tasks.create(pages.watch_loop_lag(), name="loop-lag"))
+    app.on_startup(lambda: background_tasks.create(client_log.report_dropped_forever(), name="log-drops"))
     app.on_shutdown(lifecycle.stop)
     app.on_shutdown(verifier.close)  # the replay worker processes
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))

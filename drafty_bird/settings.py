@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     rate_limit_score: str = "120/minute"
     rate_limit_game_start: str = "120/minute"
     trusted_proxies: str = "127.0.0.1,::1"
+    # Lines per period each logger a client can make write (nicegui, asyncio, socket.io) may
+    # write; the rest is dropped and counted (ops/client_log.py). Blank or "off" disables.
+    log_flood_limit: str = "60/minute"
     # Capacity (docs/PERFORMANCE.md "Open pages"): NiceGUI clients one process holds before
     # new page loads get the busy answer; sockets one client may hold (0 = no cap); the
     # shortest gap between two pushes of the live top 10 to the open pages.
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
     def _routes(cls, value: str) -> str:
         return ",".join(parse_routes(value))
 
-    @field_validator("rate_limit_score", "rate_limit_game_start", "chaos_auth_failure_limit")
+    @field_validator("rate_limit_score", "rate_limit_game_start", "chaos_auth_failure_limit", "log_flood_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limit(value)  # ValueError names the bad value

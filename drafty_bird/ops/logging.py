@@ -40,7 +40,8 @@ def configure_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # uvicorn's own access log would duplicate ours; its errors still reach the root handler.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "nicegui"):
+    # socket.io's two add a plain-text stderr handler of their own at import: one JSON copy only.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "nicegui", "engineio.server", "socketio.server"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
