@@ -41,6 +41,7 @@ class Page:
     # Called with (text of the event frame, arrival time) for every event; cheap by design.
     on_event: Callable[[str, float], None] | None = None
     client_id: str = ""
+    html: str = ""  # the page as loaded (its elements' ids and listeners)
     next_message_id: int = 0
     acked_id: int = -1
     connected: bool = False
@@ -53,7 +54,7 @@ class Page:
     async def load(self) -> None:
         """GET /, keeping its cookies for the socket; raises Busy on the busy answer."""
         async with self.session.get(self.base_url + "/", headers=self.headers) as response:
-            text = await response.text()
+            self.html = text = await response.text()
             if response.status != 200:
                 raise Busy(response.status, response.headers.get("retry-after"))
             cookies = "; ".join(f"{k}={v.value}" for k, v in response.cookies.items())
