@@ -22,6 +22,7 @@ BIG = 900_000
 # What the whole flood below may add to the log: 50 x 900 KB page log lines alone were 45 MB.
 LOG_GROWTH_BOUND = 200_000
 BURSTS = 6
+BAD_CONNECTS = 3
 MAX_LINE = 6_000  # a line with a full (bounded) traceback and its JSON fields
 MAX_CLIENT_TEXT = 1_000  # the longest run of the client's text any line may carry
 MAX_PAGE_LINE = 340  # a page's log line: 300 characters and the "...[N more chars]" note
@@ -63,6 +64,17 @@ def malformed(page: Page, element: str, listeners: dict[str, str]) -> list[tuple
     return burst
 
 
+async def connect_reply(http: aiohttp.ClientSession, ws_url: str, query: dict[str, str]) -> str:
+    """socket.io's answer to a namespace CONNECT on a fresh socket (pings answered)."""
+    async with http.ws_connect(ws_url, params=query) as ws:
+        assert (await ws.receive_str(timeout=10)).startswith("0")  # engine.io open
+        await ws.send_str("40")
+        async with asyncio.timeout(10):  # the old code never answered a connect it choked on
+            while (reply := await ws.receive_str()) == "2":
+                await ws.send_str("3")
+        return reply
+
+
 def new_lines(server: RunningServer, start: int) -> list[str]:
     return server.raw_log()[start:].splitlines()
 
@@ -101,13 +113,22 @@ def test_a_page_cannot_flood_the_log(tmp_path: Path) -> None:
                     30,
                     message="the last event handled",
                 )
+                grown = len(server.raw_log()) - start
+                assert grown < LOG_GROWTH_BOUND, f"the flood added {grown:,} bytes of log"
+                # 3. Socket connects whose handshake query lacks NiceGUI's fields: refused.
+                ws_url = server.url.replace("http", "ws", 1) + "/_nicegui_ws/socket.io/"
+                query = {"client_id": page.client_id, "implicit_handshake": "true", "EIO": "4"}
+                query["transport"] = "websocket"
+                for _ in range(BAD_CONNECTS):
+                    reply = await connect_reply(http, ws_url, query)
+                    assert reply.startswith("44"), reply[:200]  # socket.io CONNECT_ERROR
                 await page.close()
                 return start
 
         start = asyncio.run(scenario())
         assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
         grown = len(server.raw_log()) - start
-        assert grown < LOG_GROWTH_BOUND, f"the flood added {grown:,} bytes of log"
+        assert grown < LOG_GROWTH_BOUND, f"the flood and the connects added {grown:,} bytes of log"
 
         # Once the flood stops, one summary line says how much was dropped.
         wait_until(lambda: any('"log lines dropped"' in line for line in new_lines(server, start)), 15)
@@ -134,6 +155,7 @@ def test_a_page_cannot_flood_the_log(tmp_path: Path) -> None:
         summed = sum(r["dropped"] for r in records if r["message"] == "log lines dropped")
         assert 0 < summed <= dropped
         assert required(samples, "drafty_bird_socket_messages_refused_total", event="event") == BURSTS * 2 * 4
+        assert required(samples, "drafty_bird_socket_messages_refused_total", event="connect") == BAD_CONNECTS
 
 
 def test_the_budget_cuts_lines_and_drops_past_the_limit() -> None:
