@@ -91,6 +91,7 @@ def add_request_layers(target: Any, settings: Settings) -> None:
         max_pages=settings.max_pages,
         max_sockets_per_client=settings.max_sockets_per_client,
         pages=metrics_endpoint.all_clients,
+        page_rate_limit=settings.rate_limit_page,
     )
     target.add_middleware(chaos.ChaosMiddleware)  # inside the access log: its 503 carries the request id
     if settings.instrumentation_enabled:
@@ -150,6 +151,9 @@ def build(settings: Settings) -> Lifecycle:
     app.on_startup(lifecycle.start)
     app.on_startup(lambda: background_tasks.create(pages.watch_loop_lag(), name="loop-lag"))
     app.on_startup(lambda: background_tasks.create(client_log.report_dropped_forever(), name="log-drops"))
+    app.on_startup(
+        lambda: background_tasks.create(pages.prune_unconnected(settings.page_connect_timeout_s), name="prune-pages")
+    )
     app.on_shutdown(lifecycle.stop)
     app.on_shutdown(verifier.close)  # the replay worker processes
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # only when the peer is in TRUSTED_PROXIES (comma list of IPs/CIDRs, uvicorn's forwarded_allow_ips).
     rate_limit_score: str = "120/minute"
     rate_limit_game_start: str = "120/minute"
+    # Loads of the game page (GET/HEAD /) per client: each one builds a NiceGUI client.
+    rate_limit_page: str = "60/minute"
     trusted_proxies: str = "127.0.0.1,::1"
     # Lines per period each logger a client can make write (nicegui, asyncio, socket.io) may
     # write; the rest is dropped and counted (ops/client_log.py). Blank or "off" disables.
@@ -71,6 +73,9 @@ class Settings(BaseSettings):
     # NiceGUI's reconnect timeout; socket.io pings every 0.8x and drops a page after 0.4x
     # more. NiceGUI's 3 s default (4 s + 2 s) dropped pages when the loop stalled under load.
     page_reconnect_timeout_s: float = Field(10.0, ge=3, le=120)
+    # A page load whose socket has not connected after this is dropped (NiceGUI waits 60-70 s);
+    # a browser that connects later reloads the page. Long enough for a slow phone's first visit.
+    page_connect_timeout_s: float = Field(15.0, ge=5, le=120)
     # Azure Front Door profile id: when set, requests without this X-Azure-FDID get 403
     # (probes and loopback exempt). Empty: no Front Door in front, no check.
     front_door_id: str = ""
@@ -196,7 +201,9 @@ class Settings(BaseSettings):
     def _routes(cls, value: str) -> str:
         return ",".join(parse_routes(value))
 
-    @field_validator("rate_limit_score", "rate_limit_game_start", "chaos_auth_failure_limit", "log_flood_limit")
+    @field_validator(
+        "rate_limit_score", "rate_limit_game_start", "rate_limit_page", "chaos_auth_failure_limit", "log_flood_limit"
+    )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_limit(value)  # ValueError names the bad value

@@ -42,6 +42,7 @@ def server_env(db_path: Path, port: int, env: dict[str, str] | None = None) -> d
         # tests flaky. Rate-limit tests set RATE_LIMIT_* themselves.
         RATE_LIMIT_SCORE="off",
         RATE_LIMIT_GAME_START="off",
+        RATE_LIMIT_PAGE="off",
         # Storage, metrics and chaos suites post bare scores: the original contract. Suites
         # about verification, and the browser games, set SCORE_VERIFICATION=required.
         SCORE_VERIFICATION="off",
