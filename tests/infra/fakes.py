@@ -62,6 +62,16 @@ def done(out=None, code=0, err=""):
         log.write(json.dumps(entry) + "\n")
     sys.exit(code)
 
+def switch_when_ready(name):
+    # Single revision mode (postgres profile): ACA keeps the old revision until the new one is
+    # ready, then gives it all traffic and deactivates the rest; a revision that never gets
+    # ready never takes traffic.
+    ready = state.get("health_state", {}).get(name, "Healthy") == "Healthy" and \
+        state.get("running_state", {}).get(name, "Running").startswith("Running")
+    if ready:
+        for other, rev in state["revisions"].items():
+            rev["weight"], rev["active"] = (100, True) if other == name else (0, False)
+
 joined = " ".join(argv)
 for prefix in state.get("fail", []):
     if joined.startswith(prefix):
@@ -152,14 +162,8 @@ if argv[:2] == ["containerapp", "update"]:
         done(code=1, err=f"fake az: --container-name {container!r} would add a container, not update one")
     name = f"{state['app']}--{opt('--revision-suffix')}"
     revs[name] = {"weight": 0, "active": True, "image": opt("--image")}
-    # Single revision mode (postgres profile): ACA keeps the old revision until the new one is
-    # ready, then gives it all traffic and deactivates the rest; a revision that never gets
-    # ready never takes traffic.
-    ready = state.get("health_state", {}).get(name, "Healthy") == "Healthy" and \
-        state.get("running_state", {}).get(name, "Running").startswith("Running")
-    if state.get("mode") == "Single" and ready:
-        for other, rev in revs.items():
-            rev["weight"], rev["active"] = (100, True) if other == name else (0, False)
+    if state.get("mode") == "Single":
+        switch_when_ready(name)
     done()
 if argv[:2] == ["account", "show"]:
     done(state.get("user_type", "servicePrincipal"))  # only ever asked for --query user.type
@@ -172,9 +176,30 @@ if argv[:2] == ["account", "get-access-token"]:
     claims = {"aud": "https://management.azure.com/", "oid": state.get("oid", "00000000-0000-0000-0000-0000000000aa")}
     done(".".join([part({"alg": "none", "typ": "JWT"}), part(claims), "sig"]))
 if argv[:3] == ["deployment", "sub", "create"]:
-    # infra/main.bicep always outputs the vault's name.
-    vault = {"AZURE_KEY_VAULT_NAME": {"type": "String", "value": state.get("vault", "kv-fake")}}
-    done({**vault, **state.get("deployment_outputs", {})})
+    # The parameters as infra/main.bicep gets them: the stage's file, then the pipeline's own.
+    params = {k: v.get("value") for f in entry.get("files", {}).values() for k, v in f["parameters"].items()}
+    database = params.get("database", "sqlite")
+    # Outputs main.bicep gives for them (the vault always; the profile picks the release step).
+    string = lambda value: {"type": "String", "value": value}
+    outputs = {
+        "AZURE_KEY_VAULT_NAME": string(state.get("vault", "kv-fake")),
+        "SERVICE_WEB_DATABASE_PROFILE": string(database),
+        "AZURE_POSTGRES_SERVER_NAME": string("psql-fake" if database == "postgres" else ""),
+    }
+    if state.get("deploys_revisions") and params.get("deployApp", True):
+        # infra/modules/app.bicep: each deployment here changes the template, so ACA makes a
+        # revision (the pipeline's suffix, or one of its own). postgres runs in Single mode
+        # (the ready revision takes all traffic); sqlite in Multiple mode, where traffic stays
+        # on trafficRevisionName if given, else the latest revision gets it.
+        state["mode"] = "Single" if database == "postgres" else "Multiple"
+        name = f"{state['app']}--{params.get('revisionSuffix') or 'prov' + str(len(revs))}"
+        revs[name] = {"weight": 0, "active": True, "image": params["imageName"]}
+        if state["mode"] == "Single":
+            switch_when_ready(name)
+        elif not params.get("trafficRevisionName"):
+            for other, rev in revs.items():
+                rev["weight"] = 100 if other == name else 0
+    done({**outputs, **state.get("deployment_outputs", {})})
 vault_secrets = state.setdefault("vault_secrets", {})
 if argv[:3] == ["keyvault", "secret", "show"]:
     key = f"{opt('--vault-name')}/{opt('--name')}"
