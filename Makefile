@@ -52,7 +52,17 @@ $(TOOLS)/.installed $(AZCLI)/.installed:
 	$(@D)/bin/pip install -q -r $<
 	touch $@
 
-tools: $(TOOLS)/.installed $(AZCLI)/.installed
+# azure-cli 2.87.0, the last release with `az afd` in its core (2.88.0 moved it to the `cdn`
+# extension, Azure/azure-cli#33336, which installs from Microsoft's index, not PyPI): its core
+# and cdn module only, run on .azcli's packages, to parse RUNBOOK's `az afd` lines.
+AZCLI_AFD := .azcli-afd
+$(AZCLI_AFD)/.installed: requirements-azcli-afd.lock | $(AZCLI)/.installed
+	rm -rf $(AZCLI_AFD)
+	$(AZCLI)/bin/pip install -q --no-deps --require-hashes --target $(AZCLI_AFD) -r requirements-azcli-afd.lock
+	find $(AZCLI_AFD)/azure/cli/command_modules -mindepth 1 -maxdepth 1 -type d ! -name cdn -exec rm -rf {} +
+	touch $@
+
+tools: $(TOOLS)/.installed $(AZCLI)/.installed $(AZCLI_AFD)/.installed
 
 # Style and types; configured in pyproject.toml. `make test` runs it first.
 lint: install
@@ -102,4 +112,4 @@ lock:
 	$(BIN)/uv pip compile requirements-azcli.in --python-version 3.11 -o requirements-azcli.lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(AZCLI) $(SCHEMAS) .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(AZCLI) $(AZCLI_AFD) $(SCHEMAS) .pytest_cache
