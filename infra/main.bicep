@@ -108,6 +108,9 @@ param maxReplicas int = 4
 @description('Open game pages per replica (capacity issue): the scale rule\'s threshold.')
 param pagesPerReplica int = 800
 
+@description('Run-token key rotation (RUNBOOK): until this UTC time (e.g. 2026-12-01T12:00:00Z) the key before the rotation, Key Vault secret run-token-secret-previous, still verifies runs. Empty: no previous key.')
+param runTokenPreviousUntil string = ''
+
 @description('Put Azure Front Door Standard (cache, WAF) in front and lock the origin to it.')
 param frontDoorEnabled bool = false
 
@@ -304,6 +307,9 @@ module app 'modules/app.bicep' = if (deployApp) {
     // RUN_TOKEN_SECRET: Bicep never sets its value (that would rotate the key on every deploy and
     // void every run in flight); infra/scripts/pipeline.py creates it once when missing.
     runTokenSecretUri: '${keyVault.outputs.vaultUri}secrets/run-token-secret'
+    // The previous key exists only during a rotation window; the operator copies it (RUNBOOK).
+    runTokenSecretPreviousUri: empty(runTokenPreviousUntil) ? '' : '${keyVault.outputs.vaultUri}secrets/run-token-secret-previous'
+    runTokenPreviousUntil: runTokenPreviousUntil
     database: database
     identityName: identity.outputs.name
     postgresFqdn: isPostgres ? postgres.outputs.fqdn : ''

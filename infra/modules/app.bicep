@@ -33,6 +33,10 @@ param apiDocs bool
 param chaosTokenSecretUri string
 @description('Key Vault secret URI of RUN_TOKEN_SECRET: one key for every replica and revision (pipeline.py creates it once).')
 param runTokenSecretUri string
+@description('Key Vault secret URI of RUN_TOKEN_SECRET_PREVIOUS, the key before a rotation (RUNBOOK); empty: no previous key.')
+param runTokenSecretPreviousUri string
+@description('RUN_TOKEN_PREVIOUS_UNTIL: the UTC time after which the previous key verifies nothing.')
+param runTokenPreviousUntil string
 @allowed([
   'sqlite'
   'postgres'
@@ -95,6 +99,16 @@ var baseSecrets = [
     identity: identityId
   }
 ]
+// Rotation window: the previous key still verifies runs issued before the rotation. The app
+// refuses a previous key without its end (Settings), so both come together or not at all.
+var hasPreviousRunTokenKey = !empty(runTokenSecretPreviousUri)
+var previousKeySecrets = hasPreviousRunTokenKey ? [
+  {
+    name: 'run-token-secret-previous'
+    keyVaultUrl: runTokenSecretPreviousUri
+    identity: identityId
+  }
+] : []
 var chaosSecrets = hasChaosToken ? [
   {
     name: 'chaos-admin-token'
@@ -189,6 +203,17 @@ var frontDoorEnv = behindFrontDoor ? [
   {
     name: 'FRONT_DOOR_ID'
     value: frontDoorId
+  }
+] : []
+var previousKeyEnv = hasPreviousRunTokenKey ? [
+  {
+    name: 'RUN_TOKEN_SECRET_PREVIOUS'
+    // checkov:skip=CKV_SECRET_6: secretRef is the name of an ACA secret, not a value (values are set in configuration.secrets)
+    secretRef: 'run-token-secret-previous'
+  }
+  {
+    name: 'RUN_TOKEN_PREVIOUS_UNTIL'
+    value: runTokenPreviousUntil
   }
 ] : []
 var chaosEnv = hasChaosToken ? [
@@ -343,7 +368,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
-      secrets: concat(baseSecrets, chaosSecrets)
+      secrets: concat(baseSecrets, previousKeySecrets, chaosSecrets)
     }
     template: {
       revisionSuffix: revisionSuffix
@@ -353,7 +378,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           name: 'web'
           image: usePlaceholder ? placeholderImage : imageName
           resources: isPostgres ? postgresWebResources : sqliteWebResources
-          env: concat(baseEnv, isPostgres ? postgresEnv : sqliteEnv, frontDoorEnv, chaosEnv)
+          env: concat(baseEnv, previousKeyEnv, isPostgres ? postgresEnv : sqliteEnv, frontDoorEnv, chaosEnv)
           probes: appProbes
           volumeMounts: isPostgres ? [] : dataMounts
         }

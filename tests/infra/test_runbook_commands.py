@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 from tests.infra.bicep import ROOT
 from tests.infra.test_az_command_lines import parse_with_real_cli
 
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 SECTION = "## Scale-out operations"
+KEYS = "## Score verification and run-token keys"
 PLACEHOLDER = re.compile(r"<([a-z-]+)>")
 # azure-cli 2.88.0 moved `az afd` (with `az cdn`) out of its core into the `cdn` extension
 # (Azure/azure-cli#33336), which installs from Microsoft's extension index, not PyPI. So the
 # .azcli venv (2.91) has no `afd` group, and these lines go through azure-cli 2.87.0 instead,
 # the last core that had it (.azcli-afd, `make tools`).
 AFD = ("az afd",)
-VALUES = {"app": "ca-drafty-prod", "rg": "rg-drafty-prod", "srv": "psql-abc", "afd": "afd-drafty-prod"}
+VALUES = {"app": "ca-drafty-prod", "rg": "rg-drafty-prod", "srv": "psql-abc", "afd": "afd-drafty-prod", "kv": "kv-abc"}
 
 
-def section_az_lines() -> list[str]:
+def section_az_lines(section: str = SECTION) -> list[str]:
     text = RUNBOOK.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
     body = text[start : end if end != -1 else len(text)]
     lines = [line.strip() for line in body.splitlines() if line.strip().startswith("az ")]
     # inline `az ...` commands in prose count too
@@ -78,3 +80,27 @@ def test_the_pinned_cli_has_no_afd_so_the_older_one_is_needed() -> None:
 def test_a_misspelt_flag_is_refused() -> None:
     (result,) = parse_with_real_cli([argv("az postgres flexible-server restart -n <srv> -g <rg> --failovr Planned")])
     assert result["code"] != 0 and "failovr" in result["error"]
+
+
+def test_every_az_line_of_the_run_token_keys_parses_with_the_real_cli(tmp_path: Path) -> None:
+    lines = section_az_lines(KEYS)
+    joined = "\n".join(lines)
+    # The rotation: copy the old key, set a new one, both through files (never --value on argv).
+    for needed in (
+        "keyvault secret download",
+        "--name run-token-secret-previous --file",
+        "--name run-token-secret --file",
+    ):
+        assert needed in joined, needed
+    assert "--value" not in joined
+    # `secret set --file` is read while parsing: a stand-in for the key file the steps write.
+    stand_in = tmp_path / "key"
+    stand_in.write_text("x" * 64)
+    commands = [argv(line) for line in lines]
+    for cmd in commands:
+        if cmd[:3] == ["keyvault", "secret", "set"]:
+            cmd[cmd.index("--file") + 1] = str(stand_in)
+    results = parse_with_real_cli(commands)
+    bad = [(r["argv"], r["error"]) for r in results if r["code"] != 0 or not r["command"]]
+    assert not bad, bad
+    assert {r["command"] for r in results} >= {"keyvault secret download", "keyvault secret set", "containerapp show"}

@@ -422,3 +422,61 @@ def test_the_deploying_principal_may_create_the_run_token_secret() -> None:
     assert vault.variables[officer] == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "Key Vault Secrets Officer"
     params = main_module_config("keyVault")["params"]
     assert params["writerPrincipalId"] == "principalId" and params["writerPrincipalType"] == "principalType"
+
+
+# --- the previous run-token key during a rotation (issue 11, RUNBOOK) ---------------------------
+
+PREVIOUS_URI = "https://kv-x.vault.azure.net/secrets/run-token-secret-previous"
+NO_WINDOW = {"runTokenSecretPreviousUri": "", "runTokenPreviousUntil": ""}
+WINDOW = {"runTokenSecretPreviousUri": PREVIOUS_URI, "runTokenPreviousUntil": "2026-12-01T12:00:00Z"}
+
+
+def secrets_of(module: Module, app: dict) -> dict[str, dict]:
+    return {s["name"]: s for s in possible_items(module.resolve(app["properties"]["configuration"]["secrets"]))}
+
+
+@pytest.mark.parametrize("facts", [SQLITE, POSTGRES, POSTGRES_FD], ids=["sqlite", "postgres", "postgres-fd"])
+def test_previous_run_token_key_is_an_optional_key_vault_reference(facts: dict) -> None:
+    # Outside a rotation window there is no previous key at all (not even an empty one).
+    module, app, web = app_for({**facts, **NO_WINDOW})
+    assert not {"RUN_TOKEN_SECRET_PREVIOUS", "RUN_TOKEN_PREVIOUS_UNTIL"} & set(env_of(web))
+    assert "run-token-secret-previous" not in secrets_of(module, app)
+    # In one, the old key comes from Key Vault with the app's identity, never as a value.
+    module, app, web = app_for({**facts, **WINDOW})
+    env = env_of(web)
+    assert env["RUN_TOKEN_SECRET_PREVIOUS"] == {
+        "name": "RUN_TOKEN_SECRET_PREVIOUS",
+        "secretRef": "run-token-secret-previous",
+    }
+    assert env["RUN_TOKEN_PREVIOUS_UNTIL"]["value"] == WINDOW["runTokenPreviousUntil"]
+    ref = secrets_of(module, app)["run-token-secret-previous"]
+    assert ref == {"name": "run-token-secret-previous", "keyVaultUrl": PREVIOUS_URI, "identity": "identityId"}
+    # What the app makes of that environment: both keys verify until the window's end.
+    settings = Settings(
+        run_token_secret="n" * 43,
+        run_token_secret_previous="p" * 43,
+        run_token_previous_until=env["RUN_TOKEN_PREVIOUS_UNTIL"]["value"],
+    )
+    assert settings.run_token_previous_until is not None and settings.run_token_previous_until.tzinfo is not None
+
+
+def test_the_window_parameter_names_the_previous_secret_and_defaults_to_none() -> None:
+    main = Module(INFRA / "main.bicep")
+    assert main.parameters["runTokenPreviousUntil"]["default"] == ""
+    app_params = main_module_config("app")["config"]["params"]
+    assert app_params["runTokenPreviousUntil"] == "runTokenPreviousUntil"
+    uri = app_params["runTokenSecretPreviousUri"]["operator"]["operands"]
+    # No window, no reference: Key Vault would refuse a revision whose secret does not exist.
+    condition = uri["condition"]["function"]
+    assert condition["type"] == "empty" and list(condition["parameters"].values()) == ["runTokenPreviousUntil"]
+    assert uri["true_value"] == ""
+    assert json.dumps(uri["false_value"]).endswith('secrets/run-token-secret-previous"')
+    # Every way to deploy can open a window: the stage files and azd's environment.
+    azd = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert azd["runTokenPreviousUntil"]["value"] == "${RUN_TOKEN_PREVIOUS_UNTIL=}"
+    for stage in ("staging", "production"):
+        until = params(stage)["runTokenPreviousUntil"]
+        # Empty, or a time the app parses (an unparsable one would stop every replica at start-up).
+        assert until == "" or Settings(
+            run_token_secret="n" * 43, run_token_secret_previous="p" * 43, run_token_previous_until=until
+        )
