@@ -103,10 +103,12 @@ param postgresGeoRedundantBackup bool = false
 @description('postgres profile: replicas the scale rule may reach. Front Door admits 3,000 WebSockets per profile (docs/DECISIONS.md).')
 param maxReplicas int = 4
 
-// docs/DECISIONS.md 11: scale out at 800 open pages (80% of MAX_PAGES=1000).
-@minValue(1)
-@description('Open game pages per replica (capacity issue): the scale rule\'s threshold.')
-param pagesPerReplica int = 800
+// docs/DECISIONS.md 13: no ACA scale rule counts the WebSockets of an HTTP-ingress app, so the
+// rule scales on CPU, what a replica with many pages runs out of (DECISIONS 11).
+@minValue(10)
+@maxValue(95)
+@description('postgres profile: average CPU utilization (% of the replica\'s requested CPU) above which the scale rule adds a replica.')
+param scaleOutCpuPercent int = 60
 
 @description('Run-token key rotation (RUNBOOK): until this UTC time (e.g. 2026-12-01T12:00:00Z) the key before the rotation, Key Vault secret run-token-secret-previous, still verifies runs. Empty: no previous key.')
 param runTokenPreviousUntil string = ''
@@ -315,7 +317,7 @@ module app 'modules/app.bicep' = if (deployApp) {
     postgresFqdn: isPostgres ? postgres.outputs.fqdn : ''
     postgresDatabaseName: postgresDatabaseName
     maxReplicas: maxReplicas
-    pagesPerReplica: pagesPerReplica
+    scaleOutCpuPercent: scaleOutCpuPercent
     frontDoorId: frontDoorEnabled ? frontDoor.outputs.frontDoorId : ''
     frontDoorBackendRanges: frontDoorEnabled ? frontDoorBackendRanges : []
   }

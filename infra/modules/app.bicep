@@ -49,9 +49,10 @@ param postgresDatabaseName string
 @minValue(2)
 @description('postgres profile: most replicas the scale rule may reach.')
 param maxReplicas int
-@minValue(1)
-@description('Open game pages one replica holds at its target (capacity issue); the scale rule adds a replica beyond it.')
-param pagesPerReplica int
+@minValue(10)
+@maxValue(95)
+@description('postgres profile: average CPU utilization (% of requested CPU) above which a replica is added.')
+param scaleOutCpuPercent int
 @description('Front Door profile id (X-Azure-FDID); empty: no Front Door, the origin is open.')
 param frontDoorId string
 @description('AzureFrontDoor.Backend IPv4 ranges (service tag); the only peers ACA ingress admits when Front Door is on.')
@@ -297,17 +298,21 @@ var sqliteScale = {
   minReplicas: 1
   maxReplicas: 1
 }
-// Two replicas at least: one can restart or be replaced while the other serves. Each open page
-// holds one WebSocket (one TCP connection) for its life, so connections per replica = pages.
+// Two replicas at least: one can restart or be replaced while the other serves. Scaled on CPU:
+// ACA's TCP rule counts connections only with TCP ingress, and its HTTP rule counts requests
+// started per second, so neither sees open pages (WebSockets); CPU is what many busy pages
+// exhaust (docs/DECISIONS.md 11 and 13). MAX_PAGES stays the hard cap per replica.
 var postgresScale = {
   minReplicas: 2
   maxReplicas: maxReplicas
   rules: [
     {
-      name: 'open-pages'
-      tcp: {
+      name: 'cpu'
+      custom: {
+        type: 'cpu'
         metadata: {
-          concurrentConnections: string(pagesPerReplica)
+          type: 'Utilization'
+          value: string(scaleOutCpuPercent)
         }
       }
     }

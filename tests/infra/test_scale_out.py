@@ -100,21 +100,24 @@ def test_postgres_profile_single_mode_sticky_two_to_max_replicas() -> None:
     assert scale["minReplicas"] == 2 and scale["maxReplicas"] == "maxReplicas"
 
 
-def test_postgres_scale_rule_is_sized_from_pages_per_replica() -> None:
+def test_postgres_scale_rule_scales_on_cpu_not_on_a_rule_blind_to_websockets() -> None:
+    # DECISIONS 13: ACA's tcp rule counts only with TCP ingress (ours is HTTP: stickiness, Host
+    # routing), its http rule counts requests started per second (a page's socket once, at its
+    # handshake). Neither counts open pages, so the rule is CPU, which busy pages exhaust.
     _, app, _ = app_for(POSTGRES)
-    rules = app["properties"]["template"]["scale"]["rules"]
-    assert len(rules) == 1
-    # One open page = one WebSocket = one TCP connection held for the page's life.
-    assert (
-        rules[0]["tcp"]["metadata"]["concurrentConnections"]
-        == {"function": {"type": "string", "parameters": {"arg_1": "pagesPerReplica"}}}
-        or rules[0]["tcp"]["metadata"]["concurrentConnections"] == "pagesPerReplica"
-    )
+    (rule,) = app["properties"]["template"]["scale"]["rules"]
+    assert set(rule) == {"name", "custom"}, "no tcp or http rule: they do not see open WebSockets"
+    assert rule["custom"]["type"] == "cpu"
+    assert rule["custom"]["metadata"]["type"] == "Utilization"
+    assert rule["custom"]["metadata"]["value"] == "scaleOutCpuPercent" or rule["custom"]["metadata"]["value"] == {
+        "function": {"type": "string", "parameters": {"arg_1": "scaleOutCpuPercent"}}
+    }
     main = Module(INFRA / "main.bicep")
-    assert main.parameters["pagesPerReplica"]["default"] == 800, "DECISIONS 11: 80% of MAX_PAGES"
+    assert main.parameters["scaleOutCpuPercent"]["default"] == 60
+    assert main_module_config("app")["config"]["params"]["scaleOutCpuPercent"] == "scaleOutCpuPercent"
+    # Utilization is relative to the requested CPU: DECISIONS 11 wants a whole vCPU per replica.
     _, _, web = app_for(POSTGRES)
     assert web["resources"] == {"cpu": 1.0, "memory": "2Gi"}, "DECISIONS 11: its own vCPU per replica"
-    assert main_module_config("app")["config"]["params"]["pagesPerReplica"] == "pagesPerReplica"
 
 
 def test_postgres_profile_has_no_smb_volume_and_a_passwordless_entra_url() -> None:
