@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 from drafty_bird.ops.gate import PROMOTE, ROLL_BACK, USAGE
 from infra.scripts import smoke
@@ -236,14 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_release(
+    parser: argparse.ArgumentParser, release: Callable[[argparse.Namespace], int], argv: list[str] | None
+) -> int:
+    """main() of every release script: the commit sha's first 12 characters name the revision
+    (`<app>--<sha>`, as provision names it), and an Azure error that stops the release exits 2."""
+    args = parser.parse_args(argv)
     args.sha = args.sha[:12].lower()
     try:
         return release(args)
     except CommandError as exc:
         print(f"release aborted: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_release(build_parser(), release, argv)
 
 
 if __name__ == "__main__":

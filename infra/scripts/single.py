@@ -25,7 +25,7 @@ import sys
 from drafty_bird.ops.gate import PROMOTE
 from infra.scripts import smoke
 from infra.scripts.azcli import CommandError, ContainerApp, serving_revision, web_image
-from infra.scripts.bluegreen import add_release_arguments, prometheus_token_file, wait_running, watch
+from infra.scripts.bluegreen import add_release_arguments, prometheus_token_file, run_release, wait_running, watch
 
 
 def wait_serving(app: ContainerApp, revision: str, args: argparse.Namespace) -> None:
@@ -94,13 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.sha = args.sha[:12].lower()
-    try:
-        return release(args)
-    except CommandError as exc:
-        print(f"release aborted: {exc}", file=sys.stderr)
-        return 2
+    return run_release(build_parser(), release, argv)
 
 
 if __name__ == "__main__":
