@@ -22,6 +22,7 @@ from drafty_bird.ops import (
     metrics,
     metrics_endpoint,
     pages,
+    socket_limits,
     storage_metrics,
     tracing,
 )
@@ -140,6 +141,7 @@ def build(settings: Settings) -> Lifecycle:
         docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
     # Last, so it sees every layer above (and the tracing wrapper): API paths skip NiceGUI's page middleware.
     fast_path.install(app, api_paths=API_PATHS, probe_paths=PROBE_PATHS)
+    socket_limits.install()  # the page socket's largest message: 8 KiB, not socket.io's 1 MB
     register_pages(service, test_hooks=settings.game_test_hooks, push_interval_s=settings.board_push_interval_ms / 1000)
 
     async def top_changed_elsewhere() -> None:
@@ -200,4 +202,6 @@ def serve() -> None:
         # X-Forwarded-For is believed only from these peers (rate limits, access log).
         forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,  # no "server: uvicorn": nothing to fingerprint
+        # A bigger websocket message is refused from its frame header (close 1009), unread.
+        ws_max_size=socket_limits.MAX_MESSAGE_BYTES,
     )

@@ -10,6 +10,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from opentelemetry import trace
@@ -17,7 +18,7 @@ from sqlalchemy import Row
 
 from drafty_bird.data.errors import StorageUnavailable
 from drafty_bird.data.models import GameStart, Leaderboard, ScoreCreate, ScoreRead, ScoreResult
-from drafty_bird.data.store import StoredScore
+from drafty_bird.data.store import SavedRun, StoredScore
 from drafty_bird.replay.verify import RunRefused
 from drafty_bird.verification import ScoreVerifier, Verified
 
@@ -36,6 +37,17 @@ class Scores(Protocol):
     ) -> StoredScore: ...
     async def top(self, limit: int) -> list[Row]: ...
     async def high_score(self) -> int: ...
+    async def runs(self, run_ids: list[str]) -> list[SavedRun]: ...
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """A saved run as the server has it, and where it stands now: what a page highlights."""
+
+    run_id: str
+    entry: ScoreRead
+    rank: int
+    total: int
 
 
 class ScoreEvents(Protocol):
@@ -158,6 +170,22 @@ class LeaderboardService:
 
     async def high_score(self) -> int:
         return await self.store.high_score()
+
+    async def saved_runs(self, run_ids: list[str]) -> list[RunPlace]:
+        """The stored runs among run_ids, looked up on the server (a page never tells us its
+        run's player, score or rank: it names the run_id). Unknown ids are left out."""
+        with tracer.start_as_current_span("leaderboard.runs", attributes={"asked": len(run_ids)}) as span:
+            found = await self.store.runs(run_ids)
+            span.set_attribute("result", len(found))
+        return [
+            RunPlace(
+                run_id=r.run_id,
+                entry=ScoreRead(player=r.player, score=r.score, createdAt=r.created_at),
+                rank=r.rank,
+                total=r.total,
+            )
+            for r in found
+        ]
 
     def subscribe(self, listener: TopListener) -> Callable[[], None]:
         """Call listener with the new top 10 whenever it changes; returns an unsubscribe."""

@@ -80,7 +80,10 @@ class Page:
         }
         ws_url = self.base_url.replace("http", "ws", 1) + "/_nicegui_ws/socket.io/"
         try:
-            self._ws = await self.session.ws_connect(ws_url, params=query, headers=self.headers, autoping=True)
+            # max_msg_size=0: take any size the server sends (abuse tests watch the old server push MBs).
+            self._ws = await self.session.ws_connect(
+                ws_url, params=query, headers=self.headers, autoping=True, max_msg_size=0
+            )
         except aiohttp.WSServerHandshakeError as exc:
             raise Refused(f"websocket upgrade refused: HTTP {exc.status}") from None
         opening = await self._ws.receive_str(timeout=30)
@@ -142,8 +145,17 @@ class Page:
             self.acked_id = self.next_message_id
 
     async def emit(self, event: str, payload: object) -> None:
+        await self.send_frame("42" + json.dumps([event, payload]))
+
+    async def send_frame(self, text: str) -> None:
+        """One raw engine.io text frame (abuse tests build their own)."""
         assert self._ws is not None
-        await self._ws.send_str("42" + json.dumps([event, payload]))
+        await self._ws.send_str(text)
+
+    @property
+    def close_code(self) -> int | None:
+        """The websocket close code once closed (1009: the server refused a too-big message)."""
+        return None if self._ws is None else self._ws.close_code
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -83,6 +83,22 @@ class StoredScore:
     total: int
 
 
+@dataclass(frozen=True)
+class SavedRun:
+    """A stored run looked up by its run_id, and where it stands now (as POST /score says it)."""
+
+    run_id: str
+    player: str
+    score: int
+    created_at: datetime
+    rank: int
+    total: int
+
+
+# Runs one runs() call looks up: a page asks for its own saved runs, at most MINE_KEEP (20).
+MAX_RUN_LOOKUP = 32
+
+
 def _busy_retries() -> Retrying:
     # SQLite's busy_timeout already waits inside each attempt; these retries cover the
     # cases where SQLite answers BUSY at once (lock upgrade deadlock, journal hot-spot).
@@ -283,6 +299,17 @@ class ScoreStore:
     async def high_score(self) -> int:
         return await self._run(self._read_pool, self._high_score)
 
+    async def runs(self, run_ids: list[str]) -> list[SavedRun]:
+        """The stored runs among run_ids (in that order; unknown ids are left out), with rank and total.
+
+        One indexed read (uq_scores_run_id) on the shared database: on PostgreSQL it finds a
+        run that another replica stored."""
+        if not run_ids:
+            return []
+        if len(run_ids) > MAX_RUN_LOOKUP:
+            raise ValueError(f"at most {MAX_RUN_LOOKUP} run_ids per lookup")
+        return await self._run(self._read_pool, self._runs, list(dict.fromkeys(run_ids)))
+
     async def ping(self) -> None:
         await self._run(self._read_pool, self._ping)
 
@@ -467,6 +494,34 @@ class ScoreStore:
     def _high_score(self) -> int:
         with Session(self.engine) as session:
             return self._high_score_in(session)
+
+    def _runs(self, run_ids: list[str]) -> list[SavedRun]:
+        # One transaction: the rows, the counts above the lowest of them and the total agree.
+        with self.engine.connect() as conn:
+            stmt = sa_select(  # type: ignore[call-overload]  # model attributes are columns at runtime
+                Score.run_id, Score.player, Score.score, Score.created_at
+            ).where(col(Score.run_id).in_(run_ids))
+            found = {row.run_id: row for row in conn.execute(stmt)}
+            if not found:
+                return []
+            lowest = min(row.score for row in found.values())
+            counts = conn.execute(
+                text("SELECT score, n FROM score_counts WHERE score > :low AND n > 0"), {"low": lowest}
+            ).all()
+            total = int(conn.execute(text("SELECT coalesce(sum(n), 0) FROM score_counts")).scalar_one())
+        return [
+            SavedRun(
+                run_id=run_id,
+                player=row.player,
+                score=row.score,
+                created_at=row.created_at,
+                # Competition rank, as _rank: 1 + the rows with a higher score.
+                rank=1 + sum(int(n) for score, n in counts if score > row.score),
+                total=total,
+            )
+            for run_id in run_ids
+            if (row := found.get(run_id)) is not None
+        ]
 
     def _ping(self) -> None:
         self._check_file()

@@ -8,7 +8,7 @@ from typing import Any
 from nicegui import Client, ui
 
 from drafty_bird.data.models import ScoreRead
-from drafty_bird.leaderboard import LIVE_BOARD_SIZE, LeaderboardService
+from drafty_bird.leaderboard import LIVE_BOARD_SIZE, LeaderboardService, RunPlace
 
 MINE_KEEP = 20  # this device's runs highlighted, as many as game.js keeps
 
@@ -37,6 +37,11 @@ def entry_key(player: str, score: int, created_at: str) -> str:
     return f"{player}|{score}|{created_at}"  # board.js builds the same string from a row
 
 
+def run_key(run: RunPlace) -> str:
+    row = run.entry.model_dump(mode="json")  # createdAt as the board's rows carry it
+    return entry_key(row["player"], row["score"], row["createdAt"])
+
+
 def place_text(rank: int, total: int, *, on_board: bool, tied: bool) -> str:
     """Where a saved run stands, the same words on the board and on the result screen."""
     text = f"#{rank:,} of {total:,}"
@@ -56,7 +61,7 @@ class Board(ui.element, component="board.js"):
         self._props["bestText"] = ""
         # The last run saved from this page while its row may still be on its way here
         # (a coalesced push, another replica's broadcast): placed again on the next update.
-        self._unplaced: dict[str, Any] | None = None
+        self._unplaced: RunPlace | None = None
         self.on_place: Callable[[str], Any] | None = None
 
     def show(self, rows: list[dict]) -> None:
@@ -66,43 +71,30 @@ class Board(ui.element, component="board.js"):
             self._place(self._unplaced)
         self.update()
 
-    def mark_mine(self, saved: dict[str, Any]) -> str:
-        """After this page stored a run: highlight it, show its place and the device's best."""
-        self._add_mine([entry_key(saved["player"], saved["score"], saved["createdAt"])])
-        if saved.get("best"):
-            self._props["bestText"] = f"Your best: {saved['best']:,}"
-        text = self._place(saved)
-        self.update()
-        return text
-
-    def restore(self, mine: Any) -> None:
-        """After a reload: this device's saved runs (highlighted again) and its best.
-
-        `mine` comes from the browser's storage, so anything malformed is ignored."""
-        runs = mine.get("runs") if isinstance(mine, dict) else None
-        keys = [
-            entry_key(run["player"], run["score"], run["createdAt"])
-            for run in (runs if isinstance(runs, list) else [])[-MINE_KEEP:]
-            if isinstance(run, dict) and {"player", "score", "createdAt"} <= run.keys()
-        ]
-        self._add_mine(keys)
-        best = mine.get("best") if isinstance(mine, dict) else None
-        if isinstance(best, int) and best > 0:
+    def show_mine(self, runs: list[RunPlace], *, place: RunPlace | None = None, best: int = 0) -> None:
+        """This page's own saved runs, as the server looked them up (ui/page_events.py):
+        highlight them, show the device's best and where `place` (saved just now) stands."""
+        self._add_mine([run_key(run) for run in runs])
+        if best > 0:
             self._props["bestText"] = f"Your best: {best:,}"
+        if place is not None:
+            self._place(place)
         self.update()
 
     def _add_mine(self, keys: list[str]) -> None:
-        # Bounded: the device keeps MINE_KEEP runs.
-        self._props["mine"] = [*self._props["mine"], *keys][-MINE_KEEP:]
+        # Bounded: the device keeps MINE_KEEP runs; a run highlighted again moves to the end.
+        kept = [key for key in self._props["mine"] if key not in keys]
+        self._props["mine"] = [*kept, *keys][-MINE_KEEP:]
 
-    def _place(self, saved: dict[str, Any]) -> str:
+    def _place(self, run: RunPlace) -> str:
         rows = self._props["rows"]
-        key = entry_key(saved["player"], saved["score"], saved["createdAt"])
+        key = run_key(run)
+        score = run.entry.score
         on_board = any(entry_key(r["player"], r["score"], r["createdAt"]) == key for r in rows)
-        tied = sum(r["score"] == saved["score"] for r in rows) > (1 if on_board else 0)
+        tied = sum(r["score"] == score for r in rows) > (1 if on_board else 0)
         # Off the board with a top-10 rank: tied with runs listed first, or not here yet.
-        self._unplaced = saved if not on_board and saved["rank"] <= LIVE_BOARD_SIZE else None
-        text = place_text(saved["rank"], saved["total"], on_board=on_board, tied=tied)
+        self._unplaced = run if not on_board and run.rank <= LIVE_BOARD_SIZE else None
+        text = place_text(run.rank, run.total, on_board=on_board, tied=tied)
         self._props["rankText"] = f"Your run: {text}"
         if self.on_place is not None:
             self.on_place(text)

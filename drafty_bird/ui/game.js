@@ -19,7 +19,9 @@ import { exposeTestHooks, removeTestHooks } from "test_hooks";
 const STORE_PLAYER = "draftyBird.player";
 // This device's best and its recent saved runs, so a reload still highlights them.
 const STORE_MINE = "draftyBird.mine";
-const MINE_KEEP = 20;
+const MINE_KEEP = 20; // ui/board.py MINE_KEEP: the server takes at most this many run ids
+const RUN_ID = /^[A-Za-z0-9._-]{1,64}$/; // data/models.py RUN_ID_PATTERN
+const MAX_BEST = 100000; // data/models.py MAX_SCORE
 const START_TIMEOUT_MS = 1500;
 const RESTART_GRACE_MS = 400; // a flap spammed into the wall does not skip the result
 const STATUS_EVERY = 3;
@@ -181,8 +183,12 @@ export default {
     this.asking = stored === null;
     if (this.asking) this.$nextTick(() => this.$refs.askName && this.$refs.askName.focus({ preventScroll: true }));
     this.mine = this.readMine();
-    // Highlight this device's runs on the board again, and bring back its best.
-    if (this.mine.runs.length || this.mine.best) this.$emit("restore_mine", this.mine);
+    // Highlight this device's runs on the board again, and bring back its best. Only run ids:
+    // the server looks the runs up (ui/page_events.py), and refuses anything but this shape.
+    const runIds = this.mine.runs.map((m) => m && m.run_id).filter((id) => typeof id === "string" && RUN_ID.test(id));
+    if (runIds.length || this.mine.best) {
+      this.$emit("restore_mine", { best: this.mine.best, run_ids: runIds.slice(-MINE_KEEP) });
+    }
     this.prepareRun();
     this.onKey = (e) => this.handleKey(e);
     window.addEventListener("keydown", this.onKey);
@@ -273,7 +279,8 @@ export default {
     readMine() {
       try {
         const m = JSON.parse(this.storage.getItem(STORE_MINE) || "{}");
-        return { best: Number.isInteger(m.best) ? m.best : 0, runs: Array.isArray(m.runs) ? m.runs : [] };
+        const best = Number.isInteger(m.best) && m.best > 0 ? Math.min(m.best, MAX_BEST) : 0;
+        return { best, runs: Array.isArray(m.runs) ? m.runs : [] };
       } catch {
         return { best: 0, runs: [] };
       }
@@ -440,16 +447,10 @@ export default {
         .slice(-MINE_KEEP);
       this.mine.best = Math.max(this.mine.best, r.stored.score);
       this.remember(STORE_MINE, this.mine);
-      this.$emit("score_saved", {
-        run_id: entry.run_id,
-        player: r.stored.player,
-        score: r.stored.score,
-        createdAt: r.stored.createdAt,
-        rank: r.rank,
-        total: r.total,
-        duplicate: r.duplicate,
-        best: this.mine.best,
-      });
+      // The run id only: the server looks the run up and tells the page where it stands.
+      if (RUN_ID.test(entry.run_id)) {
+        this.$emit("score_saved", { run_id: entry.run_id, best: Math.min(this.mine.best, MAX_BEST) });
+      }
       if (fromQueue && !keepText) this.saveText = "saved a run kept on this device";
     },
   },

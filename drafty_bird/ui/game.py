@@ -15,9 +15,10 @@ GAME_CSS = Path(__file__).with_name("game.css").read_text(encoding="utf-8")
 
 
 class Game(ui.element, component="game.js", dependencies=[*MODULES]):
-    """Canvas game. Emits "score_saved" (the POST /score result) after each stored run,
-    "run_began" at a run's first flap, and "restore_mine" on load with this device's
-    best and recent saved runs ({best, runs: [{run_id, player, score, createdAt}]}).
+    """Canvas game. Emits "score_saved" ({run_id, best}) after each stored run, "run_began"
+    ({}) at a run's first flap, and "restore_mine" on load with this device's best and the
+    run_ids of its recent saved runs ({best, run_ids}). Never a run's content: the server
+    looks runs up by run_id (ui/page_events.py checks every argument).
 
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
     Its styles read the palette's CSS variables, which the page adds (ui/palette.py).
@@ -26,9 +27,9 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
     def __init__(
         self,
         *,
-        on_score_saved: Callable[[dict[str, Any]], Any],
-        on_run_began: Callable[[], Any],
-        on_restore_mine: Callable[[dict[str, Any]], Any],
+        on_score_saved: Callable[[Any], Any],
+        on_run_began: Callable[[Any], Any],
+        on_restore_mine: Callable[[Any], Any],
         test_hooks: bool = False,
     ) -> None:
         super().__init__()
@@ -38,7 +39,7 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
         # Listeners must exist before the element reaches the browser: NiceGUI remounts an
         # element whose listeners change later, which would throw away a run in progress.
         self.on("score_saved", lambda e: on_score_saved(e.args))
-        self.on("run_began", lambda _: on_run_began())
+        self.on("run_began", lambda e: on_run_began(e.args))
         self.on("restore_mine", lambda e: on_restore_mine(e.args))
 
     def show_place(self, text: str) -> None:

@@ -13,6 +13,7 @@ from drafty_bird.ops import chaos
 from drafty_bird.ops.chaos import ChaosState
 from drafty_bird.ui.board import Board, LiveBoards, serialize
 from drafty_bird.ui.game import Game
+from drafty_bird.ui.page_events import PageEvents
 from drafty_bird.ui.palette import css_variables
 
 # Colours and font are the palette's CSS variables (ui/palette.py), added with this CSS.
@@ -99,12 +100,13 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False, pus
         with ui.element("main").classes("db-main"):
             play = ui.element("div").classes("db-play")
             board = Board(top)
+        events = PageEvents(board, service.saved_runs, service.run_began)
         with play:
             game = Game(
                 test_hooks=test_hooks,
-                on_score_saved=board.mark_mine,
-                on_run_began=service.run_began,
-                on_restore_mine=board.restore,
+                on_score_saved=events.score_saved,
+                on_run_began=events.run_began,
+                on_restore_mine=events.restore_mine,
             )
         board.on_place = game.show_place
         live.add(board, client)

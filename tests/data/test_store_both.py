@@ -12,7 +12,8 @@ import pytest
 
 from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.errors import StorageBusy
-from drafty_bird.data.store import ScoreStore, open_store
+from drafty_bird.data.models import as_utc
+from drafty_bird.data.store import MAX_RUN_LOOKUP, ScoreStore, open_store
 from tests.pg import throwaway_db
 
 
@@ -72,6 +73,27 @@ def test_run_ids_store_once_and_ranks_are_competition_ranks(store: ScoreStore) -
     top = run(store.top(10))
     assert [(r.player, r.score) for r in top] == [("b", 30), ("d", 30), ("c", 20), ("a", 10), ("e", 5)]
     assert run(store.high_score()) == 30
+
+
+def test_runs_are_looked_up_by_run_id_with_the_rank_and_total_post_score_gave(store: ScoreStore) -> None:
+    """What a page highlights (ui/page_events.py): the stored row, never the page's copy."""
+
+    async def scenario() -> tuple[list, list]:
+        added = [await store.add(p, s, r) for p, s, r in [("a", 10, "r1"), ("b", 30, "r2"), ("c", 10, "r3")]]
+        await store.add("imposter", 99, "r2")  # a retry: the stored row stays b's 30
+        return added, await store.runs(["r3", "nope", "r2", "r1", "r3"])
+
+    added, found = run(scenario())
+    assert [(r.run_id, r.player, r.score, r.rank, r.total) for r in found] == [
+        ("r3", "c", 10, 2, 3),  # tied with r1: a competition rank, as POST /score says
+        ("r2", "b", 30, 1, 3),
+        ("r1", "a", 10, 2, 3),
+    ]
+    assert [as_utc(r.created_at) for r in found] == [as_utc(added[i].row.created_at) for i in (2, 1, 0)]
+    assert run(store.runs([])) == []
+    assert run(store.runs(["nope"])) == []
+    with pytest.raises(ValueError, match="at most"):
+        run(store.runs([f"r{i}" for i in range(MAX_RUN_LOOKUP + 1)]))
 
 
 def test_a_statement_over_the_timeout_is_a_retryable_refusal() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Row
 
 from drafty_bird.data.errors import NotWriter, StorageBusy
 from drafty_bird.data.models import ScoreCreate
-from drafty_bird.data.store import StoredScore
+from drafty_bird.data.store import SavedRun, StoredScore
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import metrics
 from tests.ops.scrape import scrape, value
@@ -192,6 +192,9 @@ class _FailingStore:
         raise self.exc
 
     async def high_score(self) -> int:
+        raise self.exc
+
+    async def runs(self, run_ids: list[str]) -> list[SavedRun]:
         raise self.exc
 
 
