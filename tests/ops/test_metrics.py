@@ -43,6 +43,7 @@ def test_every_documented_metric_is_exported(server: RunningServer) -> None:
         "drafty_bird_score_submissions_total",
         "drafty_bird_db_operation_duration_seconds_bucket",
         "drafty_bird_ws_clients",
+        "drafty_bird_page_events_ignored_total",
         "drafty_bird_build_info",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
