@@ -59,16 +59,18 @@ class Board(ui.element, component="board.js"):
         self._props["mine"] = []
         self._props["rankText"] = ""
         self._props["bestText"] = ""
-        # The last run saved from this page while its row may still be on its way here
-        # (a coalesced push, another replica's broadcast): placed again on the next update.
-        self._unplaced: RunPlace | None = None
-        self.on_place: Callable[[str], Any] | None = None
+        # Runs saved from this page whose rows may still be on their way here (a coalesced
+        # push, another replica's broadcast): placed again on the next update. Per run, so a
+        # kept run that drains meanwhile does not leave the run just played unplaced.
+        self._unplaced: dict[str, RunPlace] = {}
+        self._latest_saved = ""  # the board's "Your run" line is about this run only
+        self.on_place: Callable[[str, str], Any] | None = None  # (text, run_id)
 
     def show(self, rows: list[dict]) -> None:
         # The same list object on every page: nothing is copied per page.
         self._props["rows"] = rows
-        if self._unplaced is not None:
-            self._place(self._unplaced)
+        for run in list(self._unplaced.values()):
+            self._place(run)
         self.update()
 
     def show_mine(self, runs: list[RunPlace], *, place: RunPlace | None = None, best: int = 0) -> None:
@@ -78,6 +80,7 @@ class Board(ui.element, component="board.js"):
         if best > 0:
             self._props["bestText"] = f"Your best: {best:,}"
         if place is not None:
+            self._latest_saved = place.run_id
             self._place(place)
         self.update()
 
@@ -93,11 +96,16 @@ class Board(ui.element, component="board.js"):
         on_board = any(entry_key(r["player"], r["score"], r["createdAt"]) == key for r in rows)
         tied = sum(r["score"] == score for r in rows) > (1 if on_board else 0)
         # Off the board with a top-10 rank: tied with runs listed first, or not here yet.
-        self._unplaced = run if not on_board and run.rank <= LIVE_BOARD_SIZE else None
+        self._unplaced.pop(run.run_id, None)
+        if not on_board and run.rank <= LIVE_BOARD_SIZE:
+            self._unplaced[run.run_id] = run
+            if len(self._unplaced) > MINE_KEEP:  # bounded like everything kept per page
+                del self._unplaced[next(iter(self._unplaced))]
         text = place_text(run.rank, run.total, on_board=on_board, tied=tied)
-        self._props["rankText"] = f"Your run: {text}"
+        if run.run_id == self._latest_saved:
+            self._props["rankText"] = f"Your run: {text}"
         if self.on_place is not None:
-            self.on_place(text)
+            self.on_place(text, run.run_id)
         return text
 
 

@@ -425,7 +425,9 @@ export default {
       if (SAVE_TEXT[status]) this.saveText = SAVE_TEXT[status];
     },
     // Where the run stands, in the board's words (ui/board.py place_text), from Python.
-    showPlace(text) {
+    // A kept run that drains later must not put its place on this run's result screen.
+    showPlace(text, runId) {
+      if (runId !== this.g.runId) return;
       this.placeText = text;
     },
     onSettled(entry, outcome, { fromQueue }) {

@@ -42,6 +42,6 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
         self.on("run_began", lambda e: on_run_began(e.args))
         self.on("restore_mine", lambda e: on_restore_mine(e.args))
 
-    def show_place(self, text: str) -> None:
-        """Where the last saved run stands, shown on the result screen (board.place_text)."""
-        self.run_method("showPlace", text)
+    def show_place(self, text: str, run_id: str) -> None:
+        """Where a saved run stands (board.place_text), shown on the result screen if it is that run's."""
+        self.run_method("showPlace", text, run_id)

@@ -75,7 +75,7 @@ class GamePage:
             self.board = payload[self.board_id]["props"]
             self.boards.append(self.board)
         elif kind == "run_javascript" and (match := _SHOW_PLACE.search(payload.get("code", ""))):
-            self.places.extend(json.loads(match.group(1)))
+            self.places.append(json.loads(match.group(1))[0])  # (text, run_id)
 
     def frame(self, event: str, args: object) -> str:
         """The engine.io frame nicegui.js sends for the game's `event` (args JSON-encoded per argument)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Page, Response, expect
 
 from tests.server import RunningServer, launch, wait_healthy, wait_until
 from tests.ui.conftest import GAME_ENV
@@ -117,3 +117,8 @@ def test_the_next_runs_save_drains_a_kept_run(page: Page, chaos_server: RunningS
     _assert_stored_once(page, chaos_server, answers, [kept, nxt])
     order = [s["run_id"] for s in page.evaluate("window.__draftyBird.saves()")]
     assert order == [nxt, kept], "the kept run is sent after the next run's own save"
+    # The result screen still tells where the run just played stands (saved first, to an
+    # empty board), not where the kept run landed after it.
+    expect(page.locator(".db-rows li.db-mine")).to_have_count(2, timeout=10_000)
+    page.wait_for_timeout(1_000)  # the kept run's place, if it were shown, would have arrived by now
+    assert page.evaluate("window.__draftyBird.state().placeText") == "#1 of 1"
