@@ -50,6 +50,13 @@ body{background:var(--db-pale);font-family:var(--db-font);color:var(--db-navy)}
 .db-rows li.db-mine .db-score,.db-rows li.db-mine .db-rank{color:var(--db-navy)}
 .db-rows li.db-empty{display:block}
 .db-you,.db-best-line{margin:.5rem 0 0;font-weight:700}
+/* NiceGUI's "Connection lost" notice: on a phone, a compact line over the header instead
+   of a box over the result screen's place and Play again button. */
+@media (max-height:500px),(max-width:600px){
+.nicegui-error-popup{top:.2rem;bottom:auto;margin:0 .5rem;padding:.2rem .7rem .2rem 2rem;
+  flex-direction:row;gap:.35rem;font-size:.8rem}
+.nicegui-error-popup:dir(ltr){left:auto;right:0}
+.nicegui-error-popup:dir(ltr)>span:first-child::before{left:.6rem}}
 """
 
 

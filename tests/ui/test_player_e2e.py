@@ -281,3 +281,34 @@ def test_games_started_counts_runs_played_not_page_loads(page: Page, game_server
     assert httpx.post(game_server.url + "/game-start", timeout=10).status_code == 202
     assert httpx.post(game_server.url + "/game-start?ahead=true", timeout=10).status_code == 202
     assert value(scrape(game_server.url), "drafty_bird_games_started_total") == 3
+
+
+@pytest.mark.parametrize("viewport", [(844, 390), (390, 844)], ids=["phone-landscape", "phone-portrait"])
+def test_on_a_phone_connection_lost_leaves_the_result_readable(
+    browser: Browser, game_server: RunningServer, viewport: tuple[int, int]
+) -> None:
+    """NiceGUI's notice, once the server is gone, must not cover the place or Play again."""
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, is_mobile=True, has_touch=True)
+    try:
+        page = ctx.new_page()
+        open_game(page, game_server.url)
+        play_stepped_to(page, 1)
+        expect(page.locator(".db-over .db-place")).not_to_have_text("")
+        game_server.stop()
+        notice = page.locator("#popup")
+        expect(notice).to_be_visible(timeout=15_000)
+        page.wait_for_timeout(600)  # NiceGUI fades it in over 500 ms, after a 2 s delay
+        box = notice.bounding_box()
+        assert box, "no notice"
+        for covered in (".db-over .db-place", ".db-over .db-btn", "canvas"):
+            other = page.locator(covered).bounding_box()
+            assert other, covered
+            apart = (
+                box["y"] + box["height"] <= other["y"]
+                or other["y"] + other["height"] <= box["y"]
+                or box["x"] + box["width"] <= other["x"]
+                or other["x"] + other["width"] <= box["x"]
+            )
+            assert apart, f"the notice {box} covers {covered} {other}"
+    finally:
+        ctx.close()
