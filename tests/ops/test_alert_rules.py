@@ -27,6 +27,7 @@ REQUIRED_ALERTS = {
     "DraftyBirdChaosActive",
     "DraftyBirdErrorBudgetBurnFast",
     "DraftyBirdErrorBudgetBurnSlow",
+    "DraftyBirdClientFlood",  # issue 17: the alert of the "one client is flooding us" playbook
 }
 
 
@@ -94,6 +95,13 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
         ("DraftyBirdHighLatencyP99", "p99_rate5m > 0.5", "p99_rate5m > 2"),
         ("DraftyBirdErrorBudgetBurnFast", "rate5m > (14.4 * 0.01)", "rate5m > (14.4 * 0.1)"),
         ("DraftyBirdPagesNearLimit", "(drafty_bird_pages_limit) > 0.8", "(drafty_bird_pages_limit) > 0.9"),
+        ("DraftyBirdClientFlood", "lines_dropped_total[5m])) > 1", "lines_dropped_total[5m])) > 2"),
+        # One guard left out of the sum: the flood case is above 1/s only with all four.
+        (
+            "DraftyBirdClientFlood",
+            "rate(drafty_bird_log_lines_dropped_total[5m])",
+            "0 * rate(drafty_bird_log_lines_dropped_total[5m])",
+        ),
     ],
 )
 def test_unit_tests_catch_a_weakened_threshold(tmp_path: Path, alert: str, old: str, new: str) -> None:
