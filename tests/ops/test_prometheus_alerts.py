@@ -14,18 +14,31 @@ holding 1m rates). Each alert's expression is then queried through /api/v1/query
 """
 
 import json
+import time
+from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.ops.conftest import CHAOS, DOWN, HEALTHY, IDLE, TEST_WINDOW, PromStack
-from tests.server import wait_until
+from tests.ops.prom_stack import ALERTS_YML, Prometheus, derive_test_rules, run_prometheus
+from tests.server import start_server, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # Starts three app processes and Prometheus (shared, once per session).
 pytestmark = pytest.mark.slow
 
 DASHBOARD = ROOT / "infra" / "observability" / "grafana" / "dashboards" / "drafty-bird.json"
+
+# DraftyBirdClientFlood's left-hand side: every per-client guard's refusals per second.
+FLOOD_REFUSALS = (
+    "sum by (job, revision) ("
+    f'rate(http_requests_total{{status="429"}}[{TEST_WINDOW}])'
+    f' or rate(drafty_bird_busy_answers_total{{reason="per_client"}}[{TEST_WINDOW}])'
+    f" or rate(drafty_bird_socket_messages_refused_total[{TEST_WINDOW}])"
+    f" or rate(drafty_bird_log_lines_dropped_total[{TEST_WINDOW}]))"
+)
 
 # Which revisions each alert's expression must return, and the left-hand side that
 # shows the value against its threshold for every revision (evidence printed on failure).
@@ -50,6 +63,9 @@ EXPECTED = {
         {CHAOS},
         'min by (job, revision) ({__name__=~"job_revision:http_error_ratio:rate(6h|30m)"})',
     ),
+    # No revision of this stack floods (test_client_flood_fires_for_a_real_flood has one);
+    # the guards' pre-exported zeros give every app a value.
+    "DraftyBirdClientFlood": (set(), FLOOD_REFUSALS),
 }
 
 
@@ -64,7 +80,7 @@ def revisions(result: list[dict]) -> set[str]:
 
 
 def evidence(stack: PromStack, expr: str) -> dict[str, str]:
-    return {series["metric"].get("revision", ""): series["value"][1] for series in stack.prometheus.vector(expr)}
+    return evidence_of(stack.prometheus, expr)
 
 
 def test_every_alert_has_an_expectation(prom_stack: PromStack) -> None:
@@ -109,6 +125,62 @@ def test_chaos_alerts_fire_in_prometheus(prom_stack: PromStack) -> None:
     wait_until(lambda: wanted <= firing(), 60, interval=1, message=f"{wanted} firing")
     healthy = [a for a in prom_stack.prometheus.alerts() if a["labels"].get("revision") in {HEALTHY, IDLE}]
     assert healthy == [], healthy
+
+
+FLOOD = "rev-flood"
+
+
+def flood_firing(prometheus: Prometheus) -> list[dict]:
+    return [
+        a for a in prometheus.alerts() if a["labels"]["alertname"] == "DraftyBirdClientFlood" and a["state"] == "firing"
+    ]
+
+
+def test_client_flood_fires_for_a_real_flood(tmp_path: Path) -> None:
+    """One client reloading the page past RATE_LIMIT_PAGE, against a real app and its own real
+    Prometheus on the same derived rules (the shared stack's revisions must stay quiet).
+    Before the flood the guards' sum has a value, 0; the flood's 429s take it past 1/s and
+    DraftyBirdClientFlood fires for that revision."""
+    rule_file = tmp_path / "alerts.test-windows.yml"
+    rules = derive_test_rules(ALERTS_YML, rule_file, window=TEST_WINDOW, hold="3s", interval="1s")
+    (expr,) = [r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "DraftyBirdClientFlood"]
+    # FLOOD_REFUSALS (the evidence of EXPECTED) is the alert's own left-hand side.
+    assert "".join(expr.split()) == "".join(f"{FLOOD_REFUSALS} > 1".split())
+    env = {"RATE_LIMIT_PAGE": "5/minute", "CONTAINER_APP_REVISION": FLOOD}
+    (tmp_path / "app").mkdir()
+    with (
+        start_server(tmp_path / "app", env=env, name=FLOOD) as app,
+        run_prometheus(tmp_path / "prometheus", {FLOOD: f"127.0.0.1:{app.port}"}, rule_file) as prometheus,
+    ):
+        before: dict[str, str] = {}
+
+        def scraped_at_zero() -> bool:
+            before.update(evidence_of(prometheus, FLOOD_REFUSALS))
+            return before.get(FLOOD) == "0"
+
+        wait_until(scraped_at_zero, 30, interval=0.5, message=f"the guards' sum at 0 for {FLOOD}: {before}")
+        assert prometheus.vector(expr) == [] and flood_firing(prometheus) == []
+
+        # Paced (~15 loads/s) and bounded; stops as soon as the alert fires.
+        statuses: Counter[int] = Counter()
+        started = time.monotonic()
+        deadline = started + 90
+        with httpx.Client(base_url=app.url, timeout=10) as client:
+            while not flood_firing(prometheus):
+                assert time.monotonic() < deadline and statuses.total() < 2000, f"never fired: {statuses}"
+                for _ in range(10):
+                    statuses[client.get("/").status_code] += 1
+                    time.sleep(0.05)
+        (alert,) = flood_firing(prometheus)
+        assert alert["labels"]["revision"] == FLOOD and alert["labels"]["severity"] == "warning"
+        # RATE_LIMIT_PAGE let 5 loads a minute in, the rest were refused.
+        minutes = 1 + int((time.monotonic() - started) // 60)
+        assert 5 <= statuses[200] <= 5 * minutes and set(statuses) == {200, 429}, statuses
+        print(f"fired after {statuses}: {alert['annotations']['summary']}")
+
+
+def evidence_of(prometheus: Prometheus, expr: str) -> dict[str, str]:
+    return {series["metric"].get("revision", ""): series["value"][1] for series in prometheus.vector(expr)}
 
 
 def test_load_really_produced_injected_errors(prom_stack: PromStack) -> None:
