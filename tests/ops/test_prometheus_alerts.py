@@ -37,6 +37,7 @@ FLOOD_REFUSALS = (
     f'rate(http_requests_total{{status="429"}}[{TEST_WINDOW}])'
     f' or rate(drafty_bird_busy_answers_total{{reason="per_client"}}[{TEST_WINDOW}])'
     f" or rate(drafty_bird_socket_messages_refused_total[{TEST_WINDOW}])"
+    f' or rate(drafty_bird_page_events_ignored_total{{reason=~"malformed|too_often"}}[{TEST_WINDOW}])'
     f" or rate(drafty_bird_log_lines_dropped_total[{TEST_WINDOW}]))"
 )
 
