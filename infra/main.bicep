@@ -119,6 +119,9 @@ param frontDoorEnabled bool = false
 @description('IPv4 CIDRs of the AzureFrontDoor.Backend service tag (az network list-service-tags); ACA ingress admits only these when Front Door is on.')
 param frontDoorBackendRanges array = []
 
+@description('IPv4 CIDRs (e.g. 203.0.113.7/32) refused before they reach the app (RUNBOOK "One client is flooding us"). Front Door on: a WAF block rule on the address Front Door sees; off: ACA ingress Deny rules. Empty: nothing blocked.')
+param blockedClientRanges array = []
+
 @minValue(1)
 param wafScoreRatePerMinute int = 120
 @minValue(1)
@@ -270,6 +273,7 @@ module frontDoor 'modules/frontdoor.bicep' = if (frontDoorEnabled) {
     wafPolicyName: 'waf${token}'
     scoreRatePerMinute: wafScoreRatePerMinute
     gameStartRatePerMinute: wafGameStartRatePerMinute
+    blockedClientRanges: blockedClientRanges
   }
 }
 
@@ -320,6 +324,8 @@ module app 'modules/app.bicep' = if (deployApp) {
     scaleOutCpuPercent: scaleOutCpuPercent
     frontDoorId: frontDoorEnabled ? frontDoor.outputs.frontDoorId : ''
     frontDoorBackendRanges: frontDoorEnabled ? frontDoorBackendRanges : []
+    // app.bicep turns these into Deny rules only without Front Door (its WAF blocks them otherwise).
+    blockedClientRanges: blockedClientRanges
   }
 }
 

@@ -57,6 +57,8 @@ param scaleOutCpuPercent int
 param frontDoorId string
 @description('AzureFrontDoor.Backend IPv4 ranges (service tag); the only peers ACA ingress admits when Front Door is on.')
 param frontDoorBackendRanges array
+@description('IPv4 CIDRs refused at ACA ingress when no Front Door is in front; with Front Door its WAF refuses them instead.')
+param blockedClientRanges array
 
 var appPort = 8080
 // Loopback-only Prometheus listener in the web container; the sidecar shares the replica's
@@ -267,6 +269,15 @@ var frontDoorAllow = [for (cidr, i) in frontDoorBackendRanges: {
   action: 'Allow'
   ipAddressRange: cidr
 }]
+// Without Front Door, blocked clients are Deny rules (the rest is admitted). Never both kinds:
+// ACA refuses a mix of Allow and Deny, and behind Front Door the origin sees only Front Door's
+// addresses, so there the WAF blocks them (frontdoor.bicep).
+var clientDeny = [for (cidr, i) in blockedClientRanges: {
+  name: 'block-${i}'
+  description: 'blockedClientRanges'
+  action: 'Deny'
+  ipAddressRange: cidr
+}]
 
 var dataMounts = [
   {
@@ -365,7 +376,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         stickySessions: isPostgres ? {
           affinity: 'sticky'
         } : null
-        ipSecurityRestrictions: behindFrontDoor ? frontDoorAllow : []
+        ipSecurityRestrictions: behindFrontDoor ? frontDoorAllow : clientDeny
       }
       registries: [
         {

@@ -1,8 +1,9 @@
 // Azure Front Door Standard in front of the container app: immutable NiceGUI assets cached at the
 // edge for a year, everything else (pages, the /_nicegui_ws socket, the API) passed through
 // uncached (WebSockets need caching off on their route), and a WAF policy that rate-limits the
-// two write endpoints per client IP. The app checks X-Azure-FDID (FRONT_DOOR_ID) and ACA's
-// ingress admits only AzureFrontDoor.Backend, so the origin answers Front Door alone.
+// two write endpoints per client IP and blocks the operator's blockedClientRanges. The app
+// checks X-Azure-FDID (FRONT_DOOR_ID) and ACA's ingress admits only AzureFrontDoor.Backend, so
+// the origin answers Front Door alone.
 param name string
 param tags object
 @description('Host name of the container app (its ingress FQDN): origin and origin host header.')
@@ -13,6 +14,8 @@ param wafPolicyName string
 param scoreRatePerMinute int
 @description('POST /game-start per client IP per minute before the WAF blocks.')
 param gameStartRatePerMinute int
+@description('IPv4 CIDRs the WAF refuses outright (RUNBOOK "One client is flooding us"); empty: no block rule.')
+param blockedClientRanges array
 
 // NiceGUI serves these under /_nicegui/<version>/ with content that never changes for a URL
 // (dynamic_resources and per-client /_nicegui/client/ paths are left out on purpose).
@@ -176,6 +179,87 @@ resource appRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-02-01' = {
   }
 }
 
+// SocketAddr, the TCP peer Front Door sees, not RemoteAddr: RemoteAddr is taken from an
+// X-Forwarded-For the client may write itself, so a blocked client could name another address.
+// Priority 5: evaluated before the rate limits. No rule at all when the list is empty, rather
+// than an IPMatch with nothing to match.
+var blockRule = [
+  {
+    name: 'blockedclients'
+    priority: 5
+    enabledState: 'Enabled'
+    ruleType: 'MatchRule'
+    matchConditions: [
+      {
+        matchVariable: 'SocketAddr'
+        operator: 'IPMatch'
+        negateCondition: false
+        matchValue: blockedClientRanges
+      }
+    ]
+    action: 'Block'
+  }
+]
+
+var rateRules = [
+  {
+    name: 'scorepostrate'
+    priority: 10
+    enabledState: 'Enabled'
+    ruleType: 'RateLimitRule'
+    rateLimitDurationInMinutes: 1
+    rateLimitThreshold: scoreRatePerMinute
+    matchConditions: [
+      {
+        matchVariable: 'RequestMethod'
+        operator: 'Equal'
+        matchValue: [
+          'POST'
+        ]
+      }
+      {
+        matchVariable: 'RequestUri'
+        operator: 'RegEx'
+        transforms: [
+          'Lowercase'
+        ]
+        matchValue: [
+          '^(https?://[^/]+)?/score/?(\\?.*)?$'
+        ]
+      }
+    ]
+    action: 'Block'
+  }
+  {
+    name: 'gamestartpostrate'
+    priority: 20
+    enabledState: 'Enabled'
+    ruleType: 'RateLimitRule'
+    rateLimitDurationInMinutes: 1
+    rateLimitThreshold: gameStartRatePerMinute
+    matchConditions: [
+      {
+        matchVariable: 'RequestMethod'
+        operator: 'Equal'
+        matchValue: [
+          'POST'
+        ]
+      }
+      {
+        matchVariable: 'RequestUri'
+        operator: 'RegEx'
+        transforms: [
+          'Lowercase'
+        ]
+        matchValue: [
+          '^(https?://[^/]+)?/game-start/?(\\?.*)?$'
+        ]
+      }
+    ]
+    action: 'Block'
+  }
+]
+
 resource waf 'Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-01' = {
   name: wafPolicyName
   location: 'Global'
@@ -189,64 +273,7 @@ resource waf 'Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-
       mode: 'Prevention'
     }
     customRules: {
-      rules: [
-        {
-          name: 'scorepostrate'
-          priority: 10
-          enabledState: 'Enabled'
-          ruleType: 'RateLimitRule'
-          rateLimitDurationInMinutes: 1
-          rateLimitThreshold: scoreRatePerMinute
-          matchConditions: [
-            {
-              matchVariable: 'RequestMethod'
-              operator: 'Equal'
-              matchValue: [
-                'POST'
-              ]
-            }
-            {
-              matchVariable: 'RequestUri'
-              operator: 'RegEx'
-              transforms: [
-                'Lowercase'
-              ]
-              matchValue: [
-                '^(https?://[^/]+)?/score/?(\\?.*)?$'
-              ]
-            }
-          ]
-          action: 'Block'
-        }
-        {
-          name: 'gamestartpostrate'
-          priority: 20
-          enabledState: 'Enabled'
-          ruleType: 'RateLimitRule'
-          rateLimitDurationInMinutes: 1
-          rateLimitThreshold: gameStartRatePerMinute
-          matchConditions: [
-            {
-              matchVariable: 'RequestMethod'
-              operator: 'Equal'
-              matchValue: [
-                'POST'
-              ]
-            }
-            {
-              matchVariable: 'RequestUri'
-              operator: 'RegEx'
-              transforms: [
-                'Lowercase'
-              ]
-              matchValue: [
-                '^(https?://[^/]+)?/game-start/?(\\?.*)?$'
-              ]
-            }
-          ]
-          action: 'Block'
-        }
-      ]
+      rules: concat(empty(blockedClientRanges) ? [] : blockRule, rateRules)
     }
   }
 }

@@ -24,7 +24,7 @@ from tests.server import start_server
 APP = INFRA / "modules" / "app.bicep"
 # The sqlite profile without Front Door: today's deployment. The postgres profile and Front Door
 # have their own policy tests (test_scale_out.py).
-SQLITE = {"database": "sqlite", "frontDoorId": "", "frontDoorBackendRanges": []}
+SQLITE = {"database": "sqlite", "frontDoorId": "", "frontDoorBackendRanges": [], "blockedClientRanges": []}
 SECRETISH = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CONNECTION_STRING|CREDENTIAL", re.I)
 # Names that match it but hold no secret: the end of the run-token rotation window, a UTC time.
 NOT_SECRET = {"RUN_TOKEN_PREVIOUS_UNTIL"}

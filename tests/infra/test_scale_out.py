@@ -8,6 +8,7 @@ the Front Door asset rule is matched against the asset URLs a real server's page
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -22,9 +23,12 @@ from tests.server import start_server
 
 APP = INFRA / "modules" / "app.bicep"
 FD_RANGES = ["147.243.0.0/16", "13.107.208.0/24"]
-SQLITE = {"database": "sqlite", "frontDoorId": "", "frontDoorBackendRanges": []}
-POSTGRES = {"database": "postgres", "frontDoorId": "", "frontDoorBackendRanges": []}
-POSTGRES_FD = {"database": "postgres", "frontDoorId": "fdid", "frontDoorBackendRanges": FD_RANGES}
+NONE_BLOCKED = {"blockedClientRanges": []}
+SQLITE = {"database": "sqlite", "frontDoorId": "", "frontDoorBackendRanges": [], **NONE_BLOCKED}
+POSTGRES = {"database": "postgres", "frontDoorId": "", "frontDoorBackendRanges": [], **NONE_BLOCKED}
+POSTGRES_FD = {"database": "postgres", "frontDoorId": "fdid", "frontDoorBackendRanges": FD_RANGES, **NONE_BLOCKED}
+# Documentation addresses (RFC 5737): what an operator puts in blockedClientRanges.
+BLOCKED = ["203.0.113.7/32", "198.51.100.0/24"]
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
 
 
@@ -331,11 +335,15 @@ def test_the_long_cache_rule_matches_every_asset_a_page_loads_and_nothing_dynami
         assert not pattern.search(dynamic), dynamic
 
 
-def _waf_rules(fd: Module) -> dict[str, dict]:
-    _, waf = fd.resource("Microsoft.Network/FrontDoorWebApplicationFirewallPolicies")
+def _waf_rules(fd: Module, blocked: list[str] | None = None) -> dict[str, dict]:
+    """The policy's custom rules as deployed with blockedClientRanges = blocked (default none)."""
+    module = Module(fd.path, facts={"blockedClientRanges": blocked or []})
+    _, waf = module.resource("Microsoft.Network/FrontDoorWebApplicationFirewallPolicies")
     assert waf["sku"]["name"] == "Standard_AzureFrontDoor"
     assert waf["properties"]["policySettings"] == {"enabledState": "Enabled", "mode": "Prevention"}
-    return {r["name"]: r for r in waf["properties"]["customRules"]["rules"]}
+    rules = possible_items(module.resolve(waf["properties"]["customRules"]["rules"]))
+    assert len({r["name"] for r in rules}) == len(rules) and len({r["priority"] for r in rules}) == len(rules)
+    return {r["name"]: r for r in rules}
 
 
 @pytest.mark.parametrize(
@@ -367,6 +375,64 @@ def test_waf_policy_guards_every_path_of_the_endpoint(fd: Module) -> None:
     (association,) = parameters["associations"]
     assert [accessor(d["id"]) for d in association["domains"]] == ["endpoint.id"]
     assert association["patternsToMatch"] == ["/*"]
+
+
+# --- blocking one client: one durable knob in both profiles (RUNBOOK "One client is flooding us") --
+
+
+def ingress_rules(facts: dict) -> list[dict]:
+    _, app, _ = app_for(facts)
+    rules = app["properties"]["configuration"]["ingress"]["ipSecurityRestrictions"]
+    return possible_items(rules)  # a concat() resolves to every element it can hold
+
+
+def test_nothing_is_blocked_by_default(fd: Module) -> None:
+    assert Module(INFRA / "main.bicep").parameters["blockedClientRanges"]["default"] == []
+    for stage in ("staging", "production"):
+        assert params(stage)["blockedClientRanges"] == [], stage
+    assert set(_waf_rules(fd)) == {"scorepostrate", "gamestartpostrate"}, "no block rule without addresses"
+    assert ingress_rules(SQLITE) == [] and ingress_rules(POSTGRES) == []
+    assert {r["action"] for r in ingress_rules(POSTGRES_FD)} == {"Allow"}
+
+
+def test_behind_front_door_the_waf_blocks_the_address_front_door_sees(fd: Module) -> None:
+    rules = _waf_rules(fd, BLOCKED)
+    block = rules["blockedclients"]
+    assert block["ruleType"] == "MatchRule" and block["action"] == "Block" and block["enabledState"] == "Enabled"
+    assert block["priority"] < min(r["priority"] for n, r in rules.items() if n != "blockedclients")
+    (condition,) = block["matchConditions"]
+    # SocketAddr is the TCP peer; RemoteAddr comes from X-Forwarded-For, which the client writes.
+    assert condition["matchVariable"] == "SocketAddr" and condition["operator"] == "IPMatch"
+    assert condition.get("negateCondition", False) is False and condition["matchValue"] == BLOCKED
+    # The origin keeps admitting Front Door only: a Deny rule there could never match a client
+    # (the peer is Front Door) and ACA refuses Allow and Deny rules together.
+    rules_fd = ingress_rules({**POSTGRES_FD, "blockedClientRanges": BLOCKED})
+    assert [(r["action"], r["ipAddressRange"]) for r in rules_fd] == [("Allow", c) for c in FD_RANGES]
+
+
+@pytest.mark.parametrize("facts", [SQLITE, POSTGRES], ids=["sqlite", "postgres"])
+def test_without_front_door_blocked_clients_are_ingress_deny_rules(facts: dict) -> None:
+    rules = ingress_rules({**facts, "blockedClientRanges": BLOCKED})
+    assert [(r["action"], r["ipAddressRange"]) for r in rules] == [("Deny", c) for c in BLOCKED]
+    assert len({r["name"] for r in rules}) == len(rules)
+
+
+@pytest.mark.parametrize("blocked", [[], BLOCKED], ids=["none-blocked", "blocked"])
+@pytest.mark.parametrize("facts", [SQLITE, POSTGRES, POSTGRES_FD], ids=["sqlite", "postgres", "postgres-fd"])
+def test_ingress_rules_are_never_a_mix_of_allow_and_deny(facts: dict, blocked: list[str]) -> None:
+    # "All rules must be the same type" (learn.microsoft.com/azure/container-apps/ip-restrictions).
+    assert len({r["action"] for r in ingress_rules({**facts, "blockedClientRanges": blocked})}) <= 1
+
+
+def test_one_parameter_feeds_the_waf_and_the_ingress() -> None:
+    main = Module(INFRA / "main.bicep")
+    assert main.parameters["blockedClientRanges"]["type"] == "array"
+    for module in ("frontDoor", "app"):
+        assert main_module_config(module)["config"]["params"]["blockedClientRanges"] == "blockedClientRanges", module
+    # IPv4 CIDRs only: ACA's ipAddressRange takes nothing else (the WAF would take IPv6 too).
+    for stage in ("staging", "production"):
+        for cidr in params(stage)["blockedClientRanges"]:
+            assert "/" in cidr and ipaddress.IPv4Network(cidr, strict=True), cidr
 
 
 def test_front_door_is_optional_and_off_by_default() -> None:
