@@ -17,6 +17,7 @@ from tests.infra.test_az_command_lines import parse_with_real_cli
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 SECTION = "## Scale-out operations"
 KEYS = "## Score verification and run-token keys"
+FLOOD = "## One client is flooding us"
 PLACEHOLDER = re.compile(r"<([a-z-]+)>")
 # azure-cli 2.88.0 moved `az afd` (with `az cdn`) out of its core into the `cdn` extension
 # (Azure/azure-cli#33336), which installs from Microsoft's extension index, not PyPI. So the
@@ -104,3 +105,23 @@ def test_every_az_line_of_the_run_token_keys_parses_with_the_real_cli(tmp_path: 
     bad = [(r["argv"], r["error"]) for r in results if r["code"] != 0 or not r["command"]]
     assert not bad, bad
     assert {r["command"] for r in results} >= {"keyvault secret download", "keyvault secret set", "containerapp show"}
+
+
+def test_blocking_a_client_is_the_durable_parameter_and_its_az_lines_parse() -> None:
+    lines = section_az_lines(FLOOD)
+    joined = "\n".join(lines)
+    text = RUNBOOK.read_text()
+    body = text[text.index(FLOOD) : text.index("\n## ", text.index(FLOOD) + len(FLOOD))]
+    # A CLI Deny rule cannot sit beside the Front Door Allow rules, and a provision resets it.
+    assert "blockedClientRanges" in body and "pipeline provision --stage production" in body
+    assert not any("access-restriction set" in line for line in lines), "the CLI block is the wrong knob"
+    assert "access-restriction list" in joined
+    results = parse_with_real_cli([argv(line) for line in lines])
+    bad = [(r["argv"], r["error"]) for r in results if r["code"] != 0 or not r["command"]]
+    assert not bad, bad
+    # The by-hand provision it names is one the pipeline script accepts.
+    from infra.scripts.pipeline import build_parser
+
+    (provision,) = re.findall(r"`python -m infra\.scripts\.pipeline (provision [^`]+)`", body)
+    parsed = build_parser().parse_args(argv("x " + provision))
+    assert parsed.stage == "production" and not parsed.image, "production re-provision keeps the serving image"
