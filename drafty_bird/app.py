@@ -22,6 +22,7 @@ from drafty_bird.ops import (
     metrics,
     metrics_endpoint,
     pages,
+    runtime,
     socket_limits,
     storage_metrics,
     tracing,
@@ -159,6 +160,11 @@ def build(settings: Settings) -> Lifecycle:
     app.on_shutdown(lifecycle.stop)
     app.on_shutdown(verifier.close)  # the replay worker processes
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))
+    # The event loop's fixed costs per open page (ops/runtime.py, docs/PERFORMANCE.md "Open pages").
+    runtime.use_fast_wait_for()
+    runtime.measure_gc_pauses()
+    app.on_startup(lambda: runtime.set_page_ping_interval(settings.page_ping_interval_s))
+    app.on_startup(runtime.freeze_startup_objects)  # last: after the set-up above
     log.info(
         "starting",
         extra={"version": __version__, "storage_mode": lifecycle.readiness.storage_mode, "port": settings.port},
@@ -204,4 +210,8 @@ def serve() -> None:
         server_header=False,  # no "server: uvicorn": nothing to fingerprint
         # A bigger websocket message is refused from its frame header (close 1009), unread.
         ws_max_size=socket_limits.MAX_MESSAGE_BYTES,
+        # No websocket-level pings from uvicorn (every 20 s per page, parsed in pure Python by
+        # wsproto): engine.io already pings every page (0.8 x PAGE_RECONNECT_TIMEOUT_S) and
+        # drops the dead ones (docs/PERFORMANCE.md "Open pages").
+        ws_ping_interval=None,
     )

@@ -70,12 +70,16 @@ class Settings(BaseSettings):
     max_pages: int = Field(1000, ge=1, le=100_000)
     max_sockets_per_client: int = Field(30, ge=0, le=100_000)
     board_push_interval_ms: int = Field(500, ge=0, le=60_000)
-    # NiceGUI's reconnect timeout; socket.io pings every 0.8x and drops a page after 0.4x
-    # more. NiceGUI's 3 s default (4 s + 2 s) dropped pages when the loop stalled under load.
+    # NiceGUI's reconnect timeout (a closed page's client is kept this long); socket.io drops a
+    # page 0.4x of it after an unanswered ping. NiceGUI's 3 s default (2 s) dropped pages when
+    # the loop stalled under load.
     page_reconnect_timeout_s: float = Field(10.0, ge=3, le=120)
     # A page load whose socket has not connected after this is dropped (NiceGUI waits 60-70 s);
     # a browser that connects later reloads the page. Long enough for a slow phone's first visit.
     page_connect_timeout_s: float = Field(15.0, ge=5, le=120)
+    # How often engine.io pings each open page (NiceGUI's 0.8 x the reconnect timeout would be
+    # 8 s): at 1,000 pages, pings are most of an idle replica's work. socket.io's default is 25 s.
+    page_ping_interval_s: float = Field(20.0, ge=4, le=60)
     # Azure Front Door profile id: when set, requests without this X-Azure-FDID get 403
     # (probes and loopback exempt). Empty: no Front Door in front, no check.
     front_door_id: str = ""

@@ -1,8 +1,45 @@
-// Live top-10 panel. Python pushes the shared `rows` (at most one message per interval
-// per page); `mine` holds this page's own runs ("player|score|createdAt"). Ranks are
-// competition ranks, as POST /score reports them: tied scores share one, shown as "=3".
+// Live top-10 panel. `top` ({v, rows}, as JSON) is the board as of this page's build; later
+// boards arrive as one shared socket.io event, "db_top" (ui/board.py LiveBoards: one
+// packet for every open page, at most one per interval). The higher version wins, in
+// whatever order the two arrive. `mine` holds this page's own runs
+// ("player|score|createdAt"). Ranks are competition ranks, as POST /score reports them:
+// tied scores share one, shown as "=3".
+const TOP_EVENT = "db_top";
+
 export default {
-  props: { rows: Array, mine: Array, rankText: String, bestText: String },
+  // `top` is a JSON string: NiceGUI would wrap an object prop in observable copies per page.
+  props: { top: String, mine: Array, rankText: String, bestText: String },
+  data() {
+    return { pushed: null };
+  },
+  computed: {
+    built() {
+      try {
+        const top = JSON.parse(this.top);
+        return top && Array.isArray(top.rows) ? top : { v: -1, rows: [] };
+      } catch {
+        return { v: -1, rows: [] };
+      }
+    },
+    rows() {
+      return this.pushed && this.pushed.v > this.built.v ? this.pushed.rows : this.built.rows;
+    },
+  },
+  mounted() {
+    this.onTop = (top) => {
+      if (top && Array.isArray(top.rows) && (!this.pushed || top.v > this.pushed.v)) this.pushed = top;
+    };
+    // NiceGUI creates window.socket in its root component's mounted(), after this one's.
+    const listen = () => {
+      if (window.socket) window.socket.on(TOP_EVENT, this.onTop);
+      else this.listenTimer = setTimeout(listen, 10);
+    };
+    listen();
+  },
+  unmounted() {
+    clearTimeout(this.listenTimer);
+    window.socket?.off(TOP_EVENT, this.onTop);
+  },
   methods: {
     isMine(r) {
       return (this.mine || []).includes(`${r.player}|${r.score}|${r.createdAt}`);
@@ -17,7 +54,7 @@ export default {
         <span class="db-player">{{ r.player }}</span>
         <span class="db-score">{{ r.score }}</span>
       </li>
-      <li v-if="!rows || rows.length === 0" class="db-empty">No scores yet: be the first!</li>
+      <li v-if="rows.length === 0" class="db-empty">No scores yet: be the first!</li>
     </ol>
     <p class="db-you" v-if="rankText">{{ rankText }}</p>
     <p class="db-best-line" v-if="bestText">{{ bestText }}</p>

@@ -1,11 +1,23 @@
-"""The live top-10 panel: one shared rows list per change, pushed at most once per interval."""
+"""The live top-10 panel: one socket.io packet per change for every open page, at most once per interval.
+
+A push does not go through NiceGUI's per-page element updates (one serialization, one
+outbox message and one history entry per page): LiveBoards emits ONE custom socket.io
+event, `db_top`, to the rooms NiceGUI keeps per client (each page's socket joins a room
+named after its client id), and python-socketio encodes that packet once for all of
+them. board.js listens for it. Each payload carries a version, so the page shows the
+newest of what its initial HTML had and what the event brought, in whatever order they
+arrive; this page's own state ("mine", its place, its best) stays a per-page prop.
+"""
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from nicegui import Client, ui
+from engineio import packet as eio_packet  # type: ignore[import-untyped]  # (NiceGUI's dependency, untyped)
+from nicegui import Client, background_tasks, core, ui
+from socketio import packet as sio_packet  # type: ignore[import-untyped]
 
 from drafty_bird.data.models import ScoreRead
 from drafty_bird.leaderboard import LIVE_BOARD_SIZE, LeaderboardService, RunPlace
@@ -52,25 +64,69 @@ def place_text(rank: int, total: int, *, on_board: bool, tied: bool) -> str:
     return text
 
 
+TOP_EVENT = "db_top"  # board.js listens for it on NiceGUI's socket
+
+# (payload, client ids): sends one event to those pages' sockets.
+Emit = Callable[[dict[str, Any], list[str]], None]
+
+
+def emit_to_pages(payload: dict[str, Any], client_ids: list[str]) -> None:
+    """One socket.io EVENT packet, encoded once, queued to every socket in these rooms.
+
+    No `_id`: NiceGUI's outbox does not see it, so it is neither kept for replay nor
+    acked; a page that connects or reconnects after a push is caught up by LiveBoards."""
+    if client_ids:
+        background_tasks.create(_send_once(payload, client_ids), name="board push")
+
+
+async def _send_once(payload: dict[str, Any], client_ids: list[str]) -> None:
+    # What python-socketio's emit to a list of rooms does (one encode), minus its one
+    # asyncio task per recipient: send_packet only queues the packet on the socket, for
+    # that socket's writer task, so awaiting it for each page in turn never waits.
+    sio = core.sio
+    encoded = sio.packet_class(sio_packet.EVENT, namespace="/", data=[TOP_EVENT, payload]).encode()
+    packet = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+    for _sid, eio_sid in list(sio.manager.get_participants("/", client_ids)):
+        await sio.eio.send_packet(eio_sid, packet)
+
+
+def as_prop(top: dict[str, Any]) -> str:
+    """The board as a JSON string prop: a dict or list prop is wrapped by NiceGUI in
+    observable copies (each row too) on every page, a string is kept as it is."""
+    return json.dumps(top, separators=(",", ":"))
+
+
 class Board(ui.element, component="board.js"):
-    def __init__(self, rows: list[dict]) -> None:
+    """`top` is {"v": version, "rows": [...]}: the board as of this page's build."""
+
+    def __init__(self, top: dict[str, Any]) -> None:
         super().__init__()
-        self._props["rows"] = rows
+        self._props["top"] = as_prop(top)
         self._props["mine"] = []
         self._props["rankText"] = ""
         self._props["bestText"] = ""
+        self.built_version: int = top["v"]
+        self.latest: dict[str, Any] = top  # the latest board sent to this page
         # Runs saved from this page whose rows may still be on their way here (a coalesced
-        # push, another replica's broadcast): placed again on the next update. Per run, so a
+        # push, another replica's broadcast): placed again on the next push. Per run, so a
         # kept run that drains meanwhile does not leave the run just played unplaced.
         self._unplaced: dict[str, RunPlace] = {}
         self._latest_saved = ""  # the board's "Your run" line is about this run only
         self.on_place: Callable[[str, str], Any] | None = None  # (text, run_id)
 
-    def show(self, rows: list[dict]) -> None:
-        # The same list object on every page: nothing is copied per page.
-        self._props["rows"] = rows
-        for run in list(self._unplaced.values()):
-            self._place(run)
+    def follow(self, top: dict[str, Any]) -> None:
+        """A push went to the page by the shared event: keep this side in step.
+
+        No message of its own, except to place again runs that waited for their rows."""
+        self.latest = top
+        if self._unplaced:
+            for run in list(self._unplaced.values()):
+                self._place(run)
+            self.update()
+
+    def resend(self) -> None:
+        """The latest board through this page's own element update (NiceGUI's outbox)."""
+        self._props["top"] = as_prop(self.latest)
         self.update()
 
     def show_mine(self, runs: list[RunPlace], *, place: RunPlace | None = None, best: int = 0) -> None:
@@ -90,7 +146,7 @@ class Board(ui.element, component="board.js"):
         self._props["mine"] = [*kept, *keys][-MINE_KEEP:]
 
     def _place(self, run: RunPlace) -> str:
-        rows = self._props["rows"]
+        rows = self.latest["rows"]
         key = run_key(run)
         score = run.entry.score
         on_board = any(entry_key(r["player"], r["score"], r["createdAt"]) == key for r in rows)
@@ -115,12 +171,15 @@ class LiveBoards:
     Coalesced: the first change after a quiet spell goes out at once; changes within
     `interval` of the last push wait for the next one, which carries only the latest
     top 10. So each page gets at most 1/interval board messages per second, however
-    many scores arrive.
+    many scores arrive. Each push is one `emit` for all pages (see the module docstring).
     """
 
-    def __init__(self, service: LeaderboardService, interval: float = 0.5) -> None:
-        self.boards: set[Board] = set()
+    def __init__(self, service: LeaderboardService, interval: float = 0.5, emit: Emit = emit_to_pages) -> None:
+        self.boards: dict[str, Board] = {}  # client id -> its board
         self.interval = interval
+        self.version = 0  # pushes so far; a page built at version v has seen them all
+        self.current: dict[str, Any] | None = None  # the last push's payload
+        self._emit = emit
         self._latest: list[dict] | None = None
         self._last_push = -float("inf")
         self._pending: asyncio.TimerHandle | None = None
@@ -128,8 +187,17 @@ class LiveBoards:
         service.subscribe(self._changed)
 
     def add(self, board: Board, client: Client) -> None:
-        self.boards.add(board)
-        client.on_delete(lambda: self.boards.discard(board))
+        self.boards[client.id] = board
+        client.on_connect(lambda: self._catch_up(board))
+        client.on_delete(lambda: self.boards.pop(client.id, None))
+
+    def _catch_up(self, board: Board) -> None:
+        # A push after this page was built may have gone out while its socket was not in
+        # its room yet, or was reconnecting (the event is not replayed like outbox
+        # messages): this page alone gets the latest through its own element update,
+        # which NiceGUI sends once the socket is connected.
+        if self.version > board.built_version:
+            board.resend()
 
     def _changed(self, top: list[ScoreRead]) -> None:
         self._latest = serialize(top)
@@ -148,6 +216,9 @@ class LiveBoards:
             return
         self._last_push = time.monotonic()
         self.pushes += 1
-        for board in list(self.boards):
-            if not board.is_deleted:
-                board.show(rows)
+        self.version += 1
+        self.current = {"v": self.version, "rows": rows}
+        boards = [(client_id, board) for client_id, board in self.boards.items() if not board.is_deleted]
+        self._emit(self.current, [client_id for client_id, _ in boards])
+        for _, board in boards:
+            board.follow(self.current)

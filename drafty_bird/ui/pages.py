@@ -96,7 +96,9 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False, pus
     @ui.page("/", title="Drafty Bird")
     async def index(client: Client) -> None:
         # Read first, then build synchronously: everything reaches the browser in one piece.
-        top = serialize(await service.top())
+        # The version before the await: a push meanwhile is sent again when the socket connects.
+        seen = live.version
+        top = {"v": seen, "rows": serialize(await service.top())}
         ui.add_css(css_variables() + PAGE_CSS)
         with ui.element("header").classes("db-header"):
             TextElement(tag="h1", text="Drafty Bird")  # a real <h1>, without ui.html's sanitizer bundle

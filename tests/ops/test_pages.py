@@ -113,8 +113,8 @@ def recorder(box: list[tuple[float, str]]) -> Callable[[str, float], None]:
 
 
 def is_board_update(frame: str) -> bool:
-    # The first update also brings a load_js_components frame naming the tag: not a push.
-    return frame.startswith('42["update"') and '"nicegui-board"' in frame
+    # One shared socket.io event per push (ui/board.py), not a per-page element update.
+    return frame.startswith('42["db_top"')
 
 
 def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_path: Path) -> None:
@@ -148,5 +148,39 @@ def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_
                     assert len(board) < 40
                     # No check of arrival gaps: a stalled client or loop delivers two pushes back to back.
                     assert '"burst39"' in board[-1][1], "the last push carries the latest top 10"
+
+        asyncio.run(scenario())
+
+
+def test_a_page_built_before_a_push_and_connected_after_it_still_gets_it(tmp_path: Path) -> None:
+    # The push is one socket.io event to the pages' rooms, not replayed like outbox
+    # messages: a page whose socket was not in its room yet is caught up on connect.
+    with start_server(tmp_path, {"BOARD_PUSH_INTERVAL_MS": "0"}) as server:
+
+        async def scenario() -> None:
+            async with session() as http:
+                seen: list[tuple[float, str]] = []
+                watcher = Page(server.url, http, on_event=recorder(seen))
+                await watcher.open()
+                late_frames: list[tuple[float, str]] = []
+                late = Page(server.url, http, on_event=recorder(late_frames))
+                await late.load()  # built now, before the push; no socket yet
+                async with http.post(server.url + "/score", json={"player": "Between", "score": 7}) as response:
+                    assert response.status == 201
+
+                def watcher_has_it() -> bool:
+                    return any(is_board_update(d) and '"Between"' in d for _, d in seen)
+
+                await asyncio.to_thread(wait_until, watcher_has_it, 10, message="the push reached the open page")
+                await late.connect()
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: any("Between" in d for _, d in late_frames),
+                    10,
+                    message="the page that connected after the push got it",
+                )
+                # A page built after the push has it in its HTML and needs no catch-up.
+                async with http.get(server.url + "/") as response:
+                    assert "Between" in await response.text()
 
         asyncio.run(scenario())

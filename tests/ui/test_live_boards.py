@@ -20,13 +20,20 @@ from drafty_bird.ui.board import LiveBoards
 
 
 class Page:
+    """A board stand-in: what LiveBoards calls on each open page."""
+
     is_deleted = False
 
-    def __init__(self) -> None:
-        self.shown: list[list[dict]] = []
+    def __init__(self, built_version: int = 0) -> None:
+        self.built_version = built_version
+        self.followed: list[dict] = []
+        self.updates = 0
 
-    def show(self, rows: list[dict]) -> None:
-        self.shown.append(rows)
+    def follow(self, top: dict) -> None:
+        self.followed.append(top)
+
+    def resend(self) -> None:
+        self.updates += 1
 
 
 def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
@@ -46,9 +53,12 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
 
     store = ScoreStore(engine)
     service = LeaderboardService(store)
-    live = LiveBoards(service, interval=0)  # coalescing has its own test
-    pages = [Page() for _ in range(40)]
-    live.boards.update(pages)  # type: ignore[arg-type]  # stand-ins: LiveBoards only calls show()
+    emitted: list[tuple[dict, list[str]]] = []
+    # coalescing has its own test; the emitter records instead of writing to sockets
+    live = LiveBoards(service, interval=0, emit=lambda payload, ids: emitted.append((payload, ids)))
+    stand_ins = {f"client-{i}": Page() for i in range(40)}
+    live.boards.update(stand_ins)  # type: ignore[arg-type]  # LiveBoards only calls follow()
+    pages = list(stand_ins.values())
 
     async def scenario() -> None:
         result = await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))
@@ -67,8 +77,9 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
             "rank": 1,
             "tied": False,
         }
-        assert all(p.shown == [[expected]] for p in pages), pages[0].shown
-        assert len({id(p.shown[0]) for p in pages}) == 1, "serialized once, shared by every page"
+        assert emitted == [({"v": 1, "rows": [expected]}, list(stand_ins))], "ONE emit for the 40 pages"
+        assert all(p.followed == [emitted[0][0]] for p in pages), pages[0].followed
+        assert len({id(p.followed[0]) for p in pages}) == 1, "serialized once, shared by every page"
 
         await service.submit(ScoreCreate(player="Ada", score=5, run_id="run-1"))  # a retry: nothing new
         for i in range(10):
@@ -93,5 +104,29 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
     if errors:
         raise errors[0]
     assert not worker.is_alive(), "scenario hung"
-    assert all(len(p.shown) == 11 for p in pages), "1 + 10 changes, no broadcast for the retry or the low score"
-    assert [r["score"] for r in pages[0].shown[-1]] == list(range(59, 49, -1))
+    assert len(emitted) == 11, "1 + 10 changes, no broadcast for the retry or the low score"
+    assert [payload["v"] for payload, _ in emitted] == list(range(1, 12))
+    assert all(ids == list(stand_ins) for _, ids in emitted)
+    assert all(len(p.followed) == 11 for p in pages)
+    assert [r["score"] for r in emitted[-1][0]["rows"]] == list(range(59, 49, -1))
+
+
+class Service:
+    """Only what LiveBoards needs of the service: one subscription."""
+
+    def subscribe(self, callback) -> None:  # noqa: ANN001 (a stand-in)
+        self.changed = callback
+
+
+def test_a_page_whose_socket_joins_after_a_push_gets_the_latest_alone() -> None:
+    emitted: list[tuple[dict, list[str]]] = []
+    service = Service()
+    live = LiveBoards(service, interval=0, emit=lambda payload, ids: emitted.append((payload, ids)))  # type: ignore[arg-type]
+    early, late = Page(built_version=0), Page(built_version=1)
+    live.boards.update({"early": early, "late": late})  # type: ignore[dict-item]
+    service.changed([])  # push 1
+    assert emitted == [({"v": 1, "rows": []}, ["early", "late"])]
+    assert early.followed == late.followed == [{"v": 1, "rows": []}]
+    live._catch_up(early)  # type: ignore[arg-type]  # built at 0: may have missed push 1
+    live._catch_up(late)  # type: ignore[arg-type]  # built at 1: its HTML had it
+    assert (early.updates, late.updates) == (1, 0)
