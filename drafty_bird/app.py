@@ -79,6 +79,9 @@ def install_observability(settings: Settings) -> None:
 # Exact paths that take the fast path (ops/fast_path.py); everything else takes NiceGUI's full stack.
 API_PATHS = (*(getattr(route, "path", "") for route in api.router.routes), "/readyz", "/metrics", chaos.CONTROL_PATH)
 PROBE_PATHS = ("/healthz",)
+# The game page too: it never redirects and is no /_nicegui asset, and each load costs less
+# without NiceGUI's two BaseHTTPMiddleware (and its client keeps fewer request objects alive).
+PAGE_PATHS = ("/",)
 
 
 def add_request_layers(target: Any, settings: Settings) -> None:
@@ -141,7 +144,7 @@ def build(settings: Settings) -> Lifecycle:
     if settings.docs_enabled:  # off in production: no map of the API on the public ingress
         docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
     # Last, so it sees every layer above (and the tracing wrapper): API paths skip NiceGUI's page middleware.
-    fast_path.install(app, api_paths=API_PATHS, probe_paths=PROBE_PATHS)
+    fast_path.install(app, api_paths=(*API_PATHS, *PAGE_PATHS), probe_paths=PROBE_PATHS)
     socket_limits.install()  # the page socket's largest message: 8 KiB, not socket.io's 1 MB
     register_pages(service, test_hooks=settings.game_test_hooks, push_interval_s=settings.board_push_interval_ms / 1000)
 

@@ -1,15 +1,16 @@
-"""The API and the liveness probe skip NiceGUI's page middleware (pure ASGI dispatch).
+"""The API, the game page and the liveness probe skip NiceGUI's page middleware (pure ASGI dispatch).
 
-ui.run wraps the whole app in two BaseHTTPMiddleware layers meant for pages: cache
-headers on /_nicegui/<version>/ assets, and X-Forwarded-Prefix on relative redirects.
+ui.run wraps the whole app in two BaseHTTPMiddleware layers: cache headers on
+/_nicegui/<version>/ assets, and X-Forwarded-Prefix on relative redirects.
 BaseHTTPMiddleware runs each request through a task group and memory streams, which
 costs more than the rest of our stack together, and neither can change an answer of the
-exact API paths (no /_nicegui path, no relative Location header). So requests for those
-paths go to a second stack built from the same layers, in the same order, minus those
-two; GZip stays there (bodies of 500 bytes and more are compressed when asked, as
-before). /healthz also skips GZip (its 15-byte body is never compressed) and the
-OTel server-span middleware (probes are excluded from tracing anyway). Every other
-path (pages, assets, socket.io, unknown paths, websockets, lifespan) takes the full stack.
+exact paths given (no /_nicegui path, no relative Location header: the game page at /
+never redirects). So requests for those paths go to a second stack built from the same
+layers, in the same order, minus those two; GZip stays there (bodies of 500 bytes and
+more are compressed when asked, as before). /healthz also skips GZip (its 15-byte body
+is never compressed) and the OTel server-span middleware (probes are excluded from
+tracing anyway). Every other path (assets, socket.io, unknown paths, websockets,
+lifespan) takes the full stack.
 """
 
 from collections.abc import Callable, Iterable

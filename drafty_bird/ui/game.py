@@ -21,7 +21,7 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
     looks runs up by run_id (ui/page_events.py checks every argument).
 
     Never put it inside a ui.refreshable: a refresh would destroy a run in progress.
-    Its styles read the palette's CSS variables, which the page adds (ui/palette.py).
+    Its styles (GAME_CSS) read the palette's CSS variables; the page adds both (ui/pages.py).
     """
 
     def __init__(
@@ -33,7 +33,6 @@ class Game(ui.element, component="game.js", dependencies=[*MODULES]):
         test_hooks: bool = False,
     ) -> None:
         super().__init__()
-        ui.add_css(GAME_CSS)
         self._props["testHooks"] = test_hooks
         self._props["theme"] = THEME
         # Listeners must exist before the element reaches the browser: NiceGUI remounts an

@@ -12,7 +12,7 @@ from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ops import chaos
 from drafty_bird.ops.chaos import ChaosState
 from drafty_bird.ui.board import Board, LiveBoards, serialize
-from drafty_bird.ui.game import Game
+from drafty_bird.ui.game import GAME_CSS, Game
 from drafty_bird.ui.page_events import PageEvents
 from drafty_bird.ui.palette import css_variables
 
@@ -92,6 +92,9 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False, pus
     """test_hooks exposes window.__draftyBird for Playwright (GAME_TEST_HOOKS)."""
     live = LiveBoards(service, push_interval_s)
     banners = ChaosBanners()
+    # Once for every page, not copied into each page's head (and JSON-encoded) per load.
+    ui.add_css(css_variables() + PAGE_CSS, shared=True)
+    ui.add_css(GAME_CSS, shared=True)
 
     @ui.page("/", title="Drafty Bird")
     async def index(client: Client) -> None:
@@ -99,7 +102,6 @@ def register_pages(service: LeaderboardService, *, test_hooks: bool = False, pus
         # The version before the await: a push meanwhile is sent again when the socket connects.
         seen = live.version
         top = {"v": seen, "rows": serialize(await service.top())}
-        ui.add_css(css_variables() + PAGE_CSS)
         with ui.element("header").classes("db-header"):
             TextElement(tag="h1", text="Drafty Bird")  # a real <h1>, without ui.html's sanitizer bundle
             ui.label("Fly the Draft Detector through the leaky ducts.").props('role="doc-subtitle"')

@@ -43,7 +43,9 @@ def served_like_app(tmp_path) -> FastAPI:
         meter_provider=NoOpMeterProvider(),
         excluded_urls=tracing.EXCLUDED_URLS,
     )
-    fast_path.install(target, api_paths=app_module.API_PATHS, probe_paths=app_module.PROBE_PATHS)
+    fast_path.install(
+        target, api_paths=(*app_module.API_PATHS, *app_module.PAGE_PATHS), probe_paths=app_module.PROBE_PATHS
+    )
     # What ui.run adds when it starts (after build()).
     target.add_middleware(GZipMiddleware)
     target.add_middleware(RedirectWithPrefixMiddleware)
@@ -82,6 +84,8 @@ def test_each_path_goes_through_the_layers_it_needs(tmp_path) -> None:
     assert names(score)[:2] == names(full)[:2] and "GZipMiddleware" in names(score)
     assert ours_in_order(score) == OURS
     assert all(dispatch.stacks[path] is dispatch.stacks["/score"] for path in app_module.API_PATHS)
+    # The game page: the API's stack (it never redirects and is no asset).
+    assert dispatch.stacks["/"] is dispatch.stacks["/score"]
 
     # Liveness: ours only (it is never traced, and its body is never compressed).
     assert not {"OpenTelemetryMiddleware", "GZipMiddleware"} & set(names(healthz))
@@ -117,3 +121,10 @@ def test_nicegui_assets_still_get_their_cache_headers(client: httpx.Client) -> N
     asset = client.get(f"/_nicegui/{nicegui.__version__}/static/nicegui.js")
     assert asset.status_code == 200
     assert "immutable" in asset.headers["cache-control"], asset.headers
+
+
+def test_the_game_page_is_still_compressed_and_carries_the_security_headers(client: httpx.Client) -> None:
+    raw = client.get("/", headers={"accept-encoding": "gzip"})
+    assert raw.status_code == 200 and raw.headers["content-encoding"] == "gzip"
+    assert "Drafty Bird" in raw.text and raw.headers["x-request-id"]
+    assert "content-security-policy" in {k.lower() for k in raw.headers}
