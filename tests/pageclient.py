@@ -81,8 +81,9 @@ class Page:
         ws_url = self.base_url.replace("http", "ws", 1) + "/_nicegui_ws/socket.io/"
         try:
             # max_msg_size=0: take any size the server sends (abuse tests watch the old server push MBs).
+            # compress=15 offers permessage-deflate, as every browser does.
             self._ws = await self.session.ws_connect(
-                ws_url, params=query, headers=self.headers, autoping=True, max_msg_size=0
+                ws_url, params=query, headers=self.headers, autoping=True, max_msg_size=0, compress=15
             )
         except aiohttp.WSServerHandshakeError as exc:
             raise Refused(f"websocket upgrade refused: HTTP {exc.status}") from None
