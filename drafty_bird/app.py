@@ -217,4 +217,8 @@ def serve() -> None:
         # wsproto): engine.io already pings every page (0.8 x PAGE_RECONNECT_TIMEOUT_S) and
         # drops the dead ones (docs/PERFORMANCE.md "Open pages").
         ws_ping_interval=None,
+        # No permessage-deflate: every browser asks for it, and then each message is compressed
+        # once per page (a top-10 push to 1,000 pages: 1,000 zlib runs) and each socket keeps its
+        # own compressor (~100 KB). The messages are small; the one event loop is what is scarce.
+        ws_per_message_deflate=False,
     )
