@@ -35,6 +35,7 @@ from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN, CannotListen, check_listen
 from drafty_bird.ops.logging import configure_logging
 from drafty_bird.ops.metrics_middleware import MetricsMiddleware
+from drafty_bird.ops.page_release import PageReleaseMiddleware
 from drafty_bird.ops.ratelimit import RateLimitMiddleware
 from drafty_bird.ops.security_headers import SecurityHeadersMiddleware
 from drafty_bird.ops.timed_store import TimedStore
@@ -86,6 +87,7 @@ PAGE_PATHS = ("/",)
 
 def add_request_layers(target: Any, settings: Settings) -> None:
     """Our pure-ASGI layers. add_middleware wraps outermost last: the access log sees the 413s too."""
+    target.add_middleware(PageReleaseMiddleware, paths=PAGE_PATHS)  # innermost: see ops/page_release.py
     target.add_middleware(
         RateLimitMiddleware,
         limits={("POST", "/score"): settings.rate_limit_score, ("POST", "/game-start"): settings.rate_limit_game_start},
