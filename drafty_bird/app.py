@@ -167,6 +167,7 @@ def build(settings: Settings) -> Lifecycle:
     app.on_startup(lambda: metrics.prime_high_score(service.high_score))
     # The event loop's fixed costs per open page (ops/runtime.py, docs/PERFORMANCE.md "Open pages").
     runtime.use_fast_wait_for()
+    runtime.tune_gc()
     runtime.measure_gc_pauses()
     app.on_startup(lambda: runtime.set_page_ping_interval(settings.page_ping_interval_s))
     app.on_startup(runtime.freeze_startup_objects)  # last: after the set-up above

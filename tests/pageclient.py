@@ -50,6 +50,7 @@ class Page:
     _ws: aiohttp.ClientWebSocketResponse | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    handshake: dict = field(default_factory=dict)  # engine.io's open packet
 
     async def load(self) -> None:
         """GET /, keeping its cookies for the socket; raises Busy on the busy answer."""
@@ -90,6 +91,7 @@ class Page:
         opening = await self._ws.receive_str(timeout=30)
         if not opening.startswith("0"):
             raise AssertionError(f"expected the engine.io open packet, got {opening[:80]!r}")
+        self.handshake = json.loads(opening[1:])  # sid, pingInterval, pingTimeout (ms), ...
         await self._ws.send_str("40")  # socket.io CONNECT to "/"; the implicit handshake runs now
         reply = await self._ws.receive_str(timeout=30)
         while reply == "2":  # a ping may come first under load
