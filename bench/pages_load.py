@@ -191,6 +191,32 @@ def lag_quantile(before: dict[str, float], after: dict[str, float], q: float) ->
     return None
 
 
+def _buckets(lines: dict[str, float]) -> dict[str, dict[float, float]]:
+    """{series (labels before le): {upper bound: cumulative count}} of one histogram's scrape."""
+    out: dict[str, dict[float, float]] = {}
+    for key, value in lines.items():
+        if "_bucket{" in key:
+            series, bound = key.split('le="')[0], key.split('le="')[1].split('"')[0]
+            out.setdefault(series, {})[float("inf") if bound == "+Inf" else float(bound)] = value
+    return out
+
+
+def gc_pauses(before: dict[str, float], after: dict[str, float]) -> dict:
+    """GC passes between two scrapes of drafty_bird_gc_pause_seconds, all generations: how
+    many took over 100 ms, and the upper bound of the slowest one's bucket (s)."""
+    over, slowest = 0.0, 0.0
+    old = _buckets(before)
+    for series, counts in _buckets(after).items():
+        grown = {le: n - old.get(series, {}).get(le, 0.0) for le, n in counts.items()}
+        over += grown[float("inf")] - grown.get(0.1, 0.0)
+        below = 0.0
+        for le in sorted(grown):
+            if grown[le] > below:
+                slowest = max(slowest, le)
+            below = grown[le]
+    return {"gc_pauses_over_100ms": int(over), "gc_slowest_pause_le_s": slowest}
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -200,6 +226,7 @@ def measure(url: str, pid: int, workers: Workers, n: int, args: argparse.Namespa
     metrics_url = args.metrics_url or url + "/metrics"
     share = [n // len(workers.procs) + (1 if i < n % len(workers.procs) else 0) for i in range(len(workers.procs))]
     current = sum(r["connected"] for r in workers.all("count"))
+    gc0 = metric_lines(metrics_url, "drafty_bird_gc_pause_seconds")
     started = time.monotonic()
     opened = workers.all("open", [max(0, s - current // len(workers.procs)) for s in share])
     open_s = time.monotonic() - started
@@ -252,6 +279,7 @@ def measure(url: str, pid: int, workers: Workers, n: int, args: argparse.Namespa
         storm = workers.all("storm", timeout=300) if args.storm else []
     except queue.Empty:  # not settled in 300 s: a result, not a crash of the tool
         storm = [{"settle_s": float("inf"), "connected": -1}]
+    pauses = gc_pauses(gc0, metric_lines(metrics_url, "drafty_bird_gc_pause_seconds"))
     return {
         "pages": n,
         "connected": connected,
@@ -272,6 +300,7 @@ def measure(url: str, pid: int, workers: Workers, n: int, args: argparse.Namespa
         "storm_settle_s": round(max(s["settle_s"] for s in storm), 1) if storm else None,
         "storm_connected": sum(s["connected"] for s in storm) if storm else None,
         "rss_after_storm_mb": round(rss_mb(pid), 1) if storm else None,
+        **pauses,  # the whole step: opening, idle, scores, storm
     }
 
 
