@@ -48,7 +48,11 @@ def test_wait_for_returns_times_out_and_cancels_like_the_stdlib() -> None:
         with pytest.raises(ValueError, match="inner"):
             await runtime.wait_for(boom(), 1)
 
-    asyncio.run(scenario())
+    async def bounded() -> None:
+        async with asyncio.timeout(10):  # a wait_for that never times out fails here, not hangs
+            await scenario()
+
+    asyncio.run(bounded())
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's own wait_for is this one")
