@@ -6,7 +6,9 @@ interval, no permessage-deflate, and page loads that let go of their middleware 
 import asyncio
 import gc
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -74,9 +76,9 @@ def test_gc_thresholds_and_pauses_are_measured() -> None:
         runtime.measure_gc_pauses()
         runtime.measure_gc_pauses()  # once only
         assert gc.callbacks.count(runtime._on_gc) == 1
-        count = runtime.GC_PAUSE.labels("2")._sum.get()  # type: ignore[attr-defined]
+        count = runtime.GC_PAUSE.labels("2")._sum.get()
         gc.collect()
-        assert runtime.GC_PAUSE.labels("2")._sum.get() > count  # type: ignore[attr-defined]
+        assert runtime.GC_PAUSE.labels("2")._sum.get() > count
     finally:
         gc.set_threshold(*before)
         gc.callbacks.remove(runtime._on_gc)
@@ -84,7 +86,7 @@ def test_gc_thresholds_and_pauses_are_measured() -> None:
 
 def test_a_page_route_keeps_no_reference_to_the_chain_once_answered() -> None:
     kept: dict = {}
-    outer_sent: list[dict] = []
+    outer_sent: list[MutableMapping[str, Any]] = []
 
     async def page(scope, receive, send) -> None:  # a bare ASGI app
         kept["receive"], kept["send"] = receive, send  # as NiceGUI's client keeps its Request
@@ -95,7 +97,7 @@ def test_a_page_route_keeps_no_reference_to_the_chain_once_answered() -> None:
     async def outer_receive() -> dict:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def outer_send(message: dict) -> None:
+    async def outer_send(message: MutableMapping[str, Any]) -> None:
         outer_sent.append(message)
 
     async def scenario() -> None:

@@ -114,7 +114,7 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
 class Service:
     """Only what LiveBoards needs of the service: one subscription."""
 
-    def subscribe(self, callback) -> None:  # noqa: ANN001 (a stand-in)
+    def subscribe(self, callback) -> None:
         self.changed = callback
 
 
