@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from opentelemetry import trace
+from pydantic import TypeAdapter
 from sqlalchemy import Row
 
 from drafty_bird.data.errors import StorageUnavailable
@@ -26,7 +27,13 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 LIVE_BOARD_SIZE = 10
+# The serializer FastAPI uses for a response_model (its ModelField wraps a TypeAdapter of the model).
+LEADERBOARD_JSON = TypeAdapter(Leaderboard)
 TopListener = Callable[[list[ScoreRead]], Awaitable[None] | None]
+
+
+def _score_reads(rows: list[Row]) -> list[ScoreRead]:
+    return [ScoreRead(player=r.player, score=r.score, createdAt=r.created_at) for r in rows]
 
 
 class Scores(Protocol):
@@ -92,6 +99,11 @@ class LeaderboardService:
             mode="off", secret=secrets.token_hex(32), previous=None, previous_until=None, ttl_s=86_400
         )
         self._listeners: list[TopListener] = []
+        # GET /leaderboard's encoded body per limit, beside the rows it was made from: the
+        # store hands out the same rows list while its cache entry lives (data.store.top),
+        # so the same list means the same body, and a new list (a write, the TTL, a
+        # "data changed" signal) means encoding again. Bounded: one entry per limit.
+        self._boards: dict[int, tuple[list[Row], bytes]] = {}
 
     async def start_game(self, *, ahead: bool = False) -> GameStart:
         """A run's id and seed. ahead: fetched before the player is ready (the page does,
@@ -159,14 +171,28 @@ class LeaderboardService:
         log.info("score refused", extra={"reason": exc.reason, "error": str(exc)})
         raise exc
 
-    async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
+    async def _top_rows(self, limit: int) -> list[Row]:
         with tracer.start_as_current_span("leaderboard.query", attributes={"limit": limit}) as span:
             rows = await self.store.top(limit)
             span.set_attribute("result", len(rows))
-        return [ScoreRead(player=r.player, score=r.score, createdAt=r.created_at) for r in rows]
+        return rows
+
+    async def top(self, limit: int = LIVE_BOARD_SIZE) -> list[ScoreRead]:
+        return _score_reads(await self._top_rows(limit))
 
     async def leaderboard(self, limit: int) -> Leaderboard:
         return Leaderboard(leaderboard=await self.top(limit))
+
+    async def leaderboard_json(self, limit: int) -> bytes:
+        """The Leaderboard as JSON, byte for byte what FastAPI's response_model path makes of it
+        (pydantic's serializer, by alias), encoded once per change of the rows."""
+        rows = await self._top_rows(limit)
+        known = self._boards.get(limit)
+        if known is not None and known[0] is rows:
+            return known[1]
+        body = LEADERBOARD_JSON.dump_json(Leaderboard(leaderboard=_score_reads(rows)), by_alias=True)
+        self._boards[limit] = (rows, body)
+        return body
 
     async def high_score(self) -> int:
         return await self.store.high_score()

@@ -146,9 +146,12 @@ class ScoreStore:
         self.group_commit = engine.dialect.name == "sqlite"
         self._pending: list[tuple[NewScore, asyncio.Future[StoredScore]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        # Top-N cache: (rows, filled at monotonic time); the generation rises on every write.
-        self._top_cache: tuple[list[Row], float] | None = None
+        # Top-N cache: (rows, filled at monotonic time, the slices handed out per limit);
+        # the generation rises on every write.
+        self._top_cache: tuple[list[Row], float, dict[int, list[Row]]] | None = None
         self._top_generation = 0
+        # The query refilling it, shared by the misses that arrive meanwhile: (generation, task).
+        self._top_refill: tuple[int, asyncio.Future[list[Row]]] | None = None
         # Called with each committed batch's size (the ops layer counts them; data never imports ops).
         self.on_batch: Callable[[int], None] | None = None
 
@@ -279,17 +282,44 @@ class ScoreStore:
                     future.set_result(result)
 
     async def top(self, limit: int) -> list[Row]:
+        """The top `limit` rows. While one cache entry lives, the same limit gets the very same
+        list back (callers must not change it): a caller may key what it derives from the
+        rows (the service's encoded board) on that list's identity."""
         if limit > TOP_CACHE_ROWS:
             return await self._run(self._read_pool, self._top, limit)
         cached = self._top_cache
         usable = self.unavailable is None and self.replaced is None  # else _run answers with the refusal
         if cached is not None and usable and time.monotonic() - cached[1] < TOP_CACHE_TTL_S:
-            return cached[0][:limit]
-        generation, started = self._top_generation, time.monotonic()
-        rows = await self._run(self._read_pool, self._top, TOP_CACHE_ROWS)
-        if generation == self._top_generation:  # no write committed meanwhile: the rows are current
-            self._top_cache = (rows, started)
+            rows, _, slices = cached
+            part = slices.get(limit)
+            if part is None:
+                part = slices[limit] = rows[:limit]
+            return part
+        # Misses at the same moment share one query, unless a write committed after it
+        # started (then its rows may lack that write: read-your-write asks again).
+        refill = self._top_refill
+        if refill is None or refill[0] != self._top_generation:
+            query = asyncio.ensure_future(self._refill_top(self._top_generation, time.monotonic()))
+            query.add_done_callback(_retrieved)  # every waiter may be gone (clients hung up)
+            refill = self._top_refill = (self._top_generation, query)
+        rows = await asyncio.shield(refill[1])  # one waiter hanging up does not cancel the others' query
+        cached = self._top_cache
+        if cached is not None and cached[0] is rows:
+            part = cached[2].get(limit)
+            if part is None:
+                part = cached[2][limit] = rows[:limit]
+            return part
         return rows[:limit]
+
+    async def _refill_top(self, generation: int, started: float) -> list[Row]:
+        try:
+            rows = await self._run(self._read_pool, self._top, TOP_CACHE_ROWS)
+        finally:
+            if self._top_refill is not None and self._top_refill[0] == generation:
+                self._top_refill = None
+        if generation == self._top_generation:  # no write committed meanwhile: the rows are current
+            self._top_cache = (rows, started, {})
+        return rows
 
     def invalidate_top(self) -> None:
         """Forget the cached top rows (our own write, or a signal that the data changed)."""
@@ -529,6 +559,12 @@ class ScoreStore:
             # Reads a real table: a replaced or corrupted file fails here, not just "SELECT 1".
             conn.execute(text("SELECT version_num FROM alembic_version LIMIT 1"))
         self.corrupt = None
+
+
+def _retrieved(future: "asyncio.Future[list[Row]]") -> None:
+    """Mark a shared query's failure as seen: its waiters got it, or are gone."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _stat_id(path: Path) -> tuple[int, int]:

@@ -5,6 +5,7 @@ changed" signal (invalidate_top) drops it at once.
 
 import asyncio
 import sqlite3
+import threading
 import time
 
 import httpx
@@ -89,3 +90,44 @@ def test_two_processes_on_one_file(tmp_path) -> None:
     finally:
         for server in servers:
             server.stop()
+
+
+def test_misses_at_once_share_one_query_but_never_across_a_write(tmp_path) -> None:
+    """When the cache runs out under load, the requests waiting share one query, not one each;
+    a request after a write never takes rows from a query that started before it."""
+    path = tmp_path / "db.sqlite"
+    open_database(f"sqlite:///{path}").dispose()
+    store = ScoreStore(make_engine(f"sqlite:///{path}"))
+    queries: list[int] = []
+    first_may_finish = threading.Event()
+    real_top = store._top
+
+    def counted_top(limit: int):
+        queries.append(limit)
+        if len(queries) == 2:  # the query in flight while the write below commits
+            assert first_may_finish.wait(10)
+        return real_top(limit)
+
+    store._top = counted_top  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await store.add("me", 10, "before")
+        boards = await asyncio.gather(*(store.top(10) for _ in range(16)))
+        assert len(queries) == 1 and all(board is boards[0] for board in boards)
+
+        store.invalidate_top()
+        in_flight = asyncio.create_task(store.top(10))
+        while len(queries) < 2:
+            await asyncio.sleep(0.005)
+        await store.add("me", 20, "during")  # commits while that query is still running
+        after = asyncio.create_task(store.top(10))
+        await asyncio.sleep(0.05)
+        first_may_finish.set()
+        await in_flight
+        assert [r.score for r in await after] == [20, 10]  # read-your-write: its own query
+        assert len(queries) == 3
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
