@@ -7,9 +7,11 @@ app printed ~1.8 KB of spans per request to stdout; this one never does by defau
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware, asgi_getter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import Resource
@@ -29,6 +31,7 @@ EXCLUDED_URLS = r"://[^/]+/(healthz|readyz|metrics)/?(\?|$),://[^/]+/_nicegui"
 FLUSH_TIMEOUT_MS = 5000
 
 _provider: TracerProvider | None = None
+_exporting = False
 
 
 def build_resource(*, version: str, environment: str, revision: str = "", replica: str = "") -> Resource:
@@ -68,14 +71,14 @@ def choose_exporters(*, endpoint: str | None, protocol: str, exporters: str) -> 
 
 def setup_tracing(app: Any, resource: Resource, exporters: list[SpanExporter]) -> TracerProvider:
     """Install the global tracer provider and the FastAPI server spans. Call before ui.run."""
-    global _provider
+    global _provider, _exporting
     # Nothing exports: record nothing. Unsampled spans still get ids, so logs keep
     # trace_id/span_id (and pass on an incoming traceparent) at a fraction of the cost.
     provider = TracerProvider(resource=resource, sampler=None if exporters else ALWAYS_OFF)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _provider = provider
+    _provider, _exporting = provider, bool(exporters)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
@@ -103,6 +106,87 @@ async def shutdown_tracing() -> None:
         provider.shutdown()
 
     await asyncio.to_thread(flush)  # an export can take seconds: not on the event loop
+
+
+def unrecorded_tracer() -> trace.Tracer | None:
+    """The tracer, when tracing is on and nothing can ever be recorded (no exporter: ALWAYS_OFF)."""
+    if _provider is None or _exporting:
+        return None
+    return _provider.get_tracer(__name__)
+
+
+class UnrecordedServerSpanMiddleware:
+    """The API's server spans when nothing exports (pure ASGI, where contrib's middleware would be).
+
+    With no exporter the sampler is ALWAYS_OFF: contrib's middleware would gather the
+    request's attributes, match its route and feed no-op metrics for a span that is never
+    recorded, about a third of an API request's CPU. What such a span gives is kept, from
+    the same provider and the global propagator: a SERVER span, current while the request
+    runs, with a fresh span id under an incoming traceparent's trace id (or a new one), so
+    log lines carry those ids and the service's spans are its children. With an exporter,
+    contrib's middleware runs instead, on every request.
+    """
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        parent = propagate.extract(
+            cast(dict[str, Any], scope), getter=asgi_getter
+        )  # traceparent (and baggage), as contrib reads them
+        span = self.tracer.start_span(scope["method"], context=parent, kind=trace.SpanKind.SERVER)
+        token = context.attach(trace.set_span_in_context(span, parent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+            span.end()
+
+
+# Methods whose span details may be remembered: the method is client input, any token parses.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _RememberedSpanDetails:
+    """contrib's span name and http.route for a fixed set of exact paths, worked out once each.
+
+    contrib's FastAPI instrumentation finds http.route by matching the request against
+    every route of the app (NiceGUI's included) on every request, before routing does it
+    again. For an exact path the answer depends only on the scope's type, method and path
+    (the routes are fixed once serving), so it is kept; any other request is asked as before.
+    """
+
+    def __init__(self, compute: Callable[[Any], tuple[str, dict[str, Any]]], paths: frozenset[str]) -> None:
+        self.compute = compute
+        self.paths = paths
+        self.known: dict[tuple[str, str, str, str], tuple[str, dict[str, Any]]] = {}
+
+    def __call__(self, scope: Scope) -> tuple[str, dict[str, Any]]:
+        method = scope.get("method", "")
+        if scope["path"] not in self.paths or method not in _KNOWN_METHODS:
+            return self.compute(scope)
+        key = (scope["type"], method, scope["path"], scope.get("root_path", ""))
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self.compute(scope)
+        name, attributes = found
+        return name, dict(attributes)  # the middleware's own copy, as a fresh answer would be
+
+
+def remember_span_details(stack: Any, paths: Iterable[str]) -> None:
+    """In a built middleware stack, let contrib's server-span middleware remember the span
+    details of these exact paths (see _RememberedSpanDetails). No-op without tracing."""
+    seen: set[int] = set()
+    layer = stack
+    while layer is not None and id(layer) not in seen:
+        seen.add(id(layer))
+        if isinstance(layer, OpenTelemetryMiddleware):
+            layer.default_span_details = _RememberedSpanDetails(layer.default_span_details, frozenset(paths))
+        layer = getattr(layer, "app", None)
 
 
 class RequestIdSpanMiddleware:

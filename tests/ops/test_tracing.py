@@ -204,6 +204,22 @@ def test_nothing_is_exported_or_printed_without_an_endpoint(tmp_path: Path) -> N
         line = next(ln for ln in running.logs() if ln.get("request_id") == "quiet-1")
         assert len(line["trace_id"]) == 32  # ids still correlate logs, nothing leaves the process
 
+        # The unrecorded server span still continues a caller's trace: its trace id, a span of its own.
+        trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        for method, path in (("GET", "/leaderboard"), ("POST", "/score"), ("GET", "/")):
+            request_id = f"tp-{method}{path.replace('/', '.')}"
+            headers = {"traceparent": f"00-{trace_id}-{parent_id}-01", "x-request-id": request_id}
+            body = {"score": 1} if method == "POST" else None
+            assert httpx.request(method, running.url + path, json=body, headers=headers).status_code < 300
+            wait_until(
+                lambda h=headers: [ln for ln in running.logs() if ln.get("request_id") == h["x-request-id"]],
+                5,
+                message=f"log line of {path}",
+            )
+            line = next(ln for ln in running.logs() if ln.get("request_id") == headers["x-request-id"])
+            assert line["trace_id"] == trace_id, (path, line)
+            assert len(line["span_id"]) == 16 and line["span_id"] not in (parent_id, "0" * 16), (path, line)
+
 
 def test_console_exporter_on_request(tmp_path: Path) -> None:
     with start_server(
