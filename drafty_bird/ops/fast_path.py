@@ -7,17 +7,24 @@ costs more than the rest of our stack together, and neither can change an answer
 exact paths given (no /_nicegui path, no relative Location header: the game page at /
 never redirects). So requests for those paths go to a second stack built from the same
 layers, in the same order, minus those two; GZip stays there (bodies of 500 bytes and
-more are compressed when asked, as before). /healthz also skips GZip (its 15-byte body
-is never compressed) and the OTel server-span middleware (probes are excluded from
-tracing anyway). Every other path (assets, socket.io, unknown paths, websockets,
-lifespan) takes the full stack.
+more are compressed when asked, as before; ops/compression.py compresses a repeated JSON
+body once). When nothing exports spans, that stack's server spans come from
+tracing.UnrecordedServerSpanMiddleware instead of contrib's middleware (ids only, as
+before); with an exporter, contrib's runs, and it no longer matches every route to name
+each span. /healthz also skips GZip (its 15-byte body is never compressed) and the OTel
+server-span middleware (probes are excluded from tracing anyway). Every other path
+(assets, socket.io, unknown paths, websockets, lifespan) takes the full stack.
 """
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from drafty_bird.ops import tracing
+from drafty_bird.ops.compression import RememberingGZipMiddleware
 
 PAGE_ONLY = frozenset({"SetCacheControlMiddleware", "RedirectWithPrefixMiddleware"})
 PROBE_SKIPS = PAGE_ONLY | {"GZipMiddleware"}
@@ -46,6 +53,17 @@ def _without(middleware: list[Middleware], names: frozenset[str]) -> list[Middle
     return [m for m in middleware if getattr(m.cls, "__name__", "") not in names]
 
 
+def _remembering_gzip(middleware: list[Middleware]) -> list[Middleware]:
+    """NiceGUI's GZip, same settings, keeping the compressed form of repeated bodies (ops/compression.py)."""
+    swapped: list[Middleware] = []
+    for m in middleware:
+        factory: Any = m.cls  # typed by Starlette as a generic factory
+        args: Any = m.args
+        kwargs: Any = m.kwargs
+        swapped.append(Middleware(RememberingGZipMiddleware, *args, **kwargs) if factory is GZipMiddleware else m)
+    return swapped
+
+
 def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -> None:
     """Call after every add_middleware and after tracing.setup_tracing (before serving).
 
@@ -66,7 +84,14 @@ def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -
 
     def build_middleware_stack() -> ASGIApp:
         full = traced_build()
-        api_stack = build_with(traced_build, _without(app.user_middleware, PAGE_ONLY))
+        api_layers = _remembering_gzip(_without(app.user_middleware, PAGE_ONLY))
+        unrecorded = tracing.unrecorded_tracer()
+        api_stack: ASGIApp
+        if unrecorded is not None:  # nothing exports: ids only, without contrib's per-request work
+            api_stack = tracing.UnrecordedServerSpanMiddleware(build_with(untraced_build, api_layers), unrecorded)
+        else:
+            api_stack = build_with(traced_build, api_layers)
+            tracing.remember_span_details(api_stack, api)  # exact paths: the route is known without matching
         probe_stack = build_with(untraced_build, _without(app.user_middleware, PROBE_SKIPS))
         stacks = {path: api_stack for path in api} | {path: probe_stack for path in probes}
         return FastPathDispatch(full, stacks)

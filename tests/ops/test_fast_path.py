@@ -16,10 +16,12 @@ from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMid
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from drafty_bird import app as app_module
 from drafty_bird.ops import fast_path, tracing
+from drafty_bird.ops.compression import RememberingGZipMiddleware
 from drafty_bird.ops.fast_path import FastPathDispatch
 from drafty_bird.settings import load_settings
 from tests.ops.scrape import scrape, value
@@ -81,7 +83,9 @@ def test_each_path_goes_through_the_layers_it_needs(tmp_path) -> None:
 
     # API: no BaseHTTPMiddleware; server spans, GZip and all of ours, in the same order.
     assert not [layer for layer in score if isinstance(layer, BaseHTTPMiddleware)], names(score)
-    assert names(score)[:2] == names(full)[:2] and "GZipMiddleware" in names(score)
+    assert names(score)[:2] == names(full)[:2]
+    (gzip,) = [layer for layer in score if isinstance(layer, GZipMiddleware)]  # NiceGUI's, remembering
+    assert isinstance(gzip, RememberingGZipMiddleware)
     assert ours_in_order(score) == OURS
     assert all(dispatch.stacks[path] is dispatch.stacks["/score"] for path in app_module.API_PATHS)
     # The game page: the API's stack (it never redirects and is no asset).
@@ -93,6 +97,26 @@ def test_each_path_goes_through_the_layers_it_needs(tmp_path) -> None:
     assert ours_in_order(healthz) == OURS
     # The same exception handling as the full stack sits around and inside them.
     assert names(healthz)[0] == "ServerErrorMiddleware" and names(healthz)[-2:] == names(full)[-2:]
+
+
+def test_without_an_exporter_the_api_keeps_unrecorded_server_spans(tmp_path, monkeypatch) -> None:
+    """Nothing exports (ALWAYS_OFF): contrib's middleware is replaced on the API stack only."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    monkeypatch.setattr(tracing, "_provider", provider)
+    monkeypatch.setattr(tracing, "_exporting", False)
+    dispatch = served_like_app(tmp_path).build_middleware_stack()
+    assert isinstance(dispatch, FastPathDispatch)
+    full, score = chain(dispatch.full), chain(dispatch.stacks["/score"])
+    assert names(full)[:2] == ["ServerErrorMiddleware", "OpenTelemetryMiddleware"]  # pages: contrib's spans
+    assert names(score)[0] == "UnrecordedServerSpanMiddleware" and "OpenTelemetryMiddleware" not in names(score)
+    assert ours_in_order(score) == OURS
+    assert names(score)[1] == "ServerErrorMiddleware" and names(score)[-2:] == names(full)[-2:]
+
+    monkeypatch.setattr(tracing, "_exporting", True)  # an exporter: contrib's middleware, every request
+    dispatch = served_like_app(tmp_path).build_middleware_stack()
+    assert isinstance(dispatch, FastPathDispatch)
+    score = chain(dispatch.stacks["/score"])
+    assert names(score)[:2] == ["ServerErrorMiddleware", "OpenTelemetryMiddleware"]
 
 
 def test_healthz_keeps_its_request_id_metrics_and_body_limit(server: RunningServer, client: httpx.Client) -> None:
