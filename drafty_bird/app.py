@@ -141,8 +141,13 @@ def build(settings: Settings) -> Lifecycle:
     install_error_handlers(app)
     add_request_layers(app, settings)
     install_observability(settings)
+    niceguis = list(app.router.routes)
     app.include_router(health.router)
     app.include_router(api.router)
+    # Routes are tried in order and NiceGUI's came first (socket mount, assets): ours go
+    # ahead. None of NiceGUI's matches an API path, so no answer changes; each API
+    # request is just matched against fewer routes.
+    app.router.routes[:] = [route for route in app.router.routes if route not in niceguis] + niceguis
     if settings.docs_enabled:  # off in production: no map of the API on the public ingress
         docs.install(app)  # /docs, /redoc, /openapi.json: assets served here, no CDN
     # Last, so it sees every layer above (and the tracing wrapper): API paths skip NiceGUI's page middleware.
