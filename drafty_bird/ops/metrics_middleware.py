@@ -5,6 +5,7 @@ Also counts the POST /score outcomes that never reached the service (validation 
 """
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +14,20 @@ from drafty_bird.ops.routes import route_label
 
 # The method is client input too: any token parses, so unknown ones share one label.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# Each label set's counter and histogram, looked up once: labels() checks and locks on
+# every call. As bounded as the labels themselves (route templates, methods, statuses).
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    found = _SERIES.get((route, method, status))
+    if found is None:
+        found = _SERIES[(route, method, status)] = (
+            HTTP_REQUESTS.labels(route, method, str(status)),
+            HTTP_DURATION.labels(route, method),
+        )
+    return found
 
 
 def _rest_submission_result(status: int) -> str | None:
@@ -50,8 +65,9 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = route_label(scope, raw_path)
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_DURATION.labels(route, method).observe(elapsed)
+            requests, duration = _series(route, method, status)
+            requests.inc()
+            duration.observe(elapsed)
             if seen_token is not None:
                 seen = submission_seen.get()  # the list set above, possibly flipped by the service
                 if route == "/score" and seen is not None and not seen[0]:

@@ -33,4 +33,5 @@ class TimedStore:
                     histogram.observe(time.perf_counter() - started)
 
             self._wrapped[name] = timed
+            setattr(self, name, timed)  # found directly from now on: __getattr__ runs once per name
         return self._wrapped[name]

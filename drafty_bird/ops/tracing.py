@@ -130,14 +130,17 @@ class UnrecordedServerSpanMiddleware:
     def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
         self.app = app
         self.tracer = tracer
+        # The headers the global propagator reads (traceparent, tracestate, baggage by default).
+        self.carriers = frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        parent = propagate.extract(
-            cast(dict[str, Any], scope), getter=asgi_getter
-        )  # traceparent (and baggage), as contrib reads them
+        # Read as contrib reads them; most requests carry none, and then there is nothing to read.
+        parent = context.get_current()
+        if any(name in self.carriers for name, _ in scope["headers"]):
+            parent = propagate.extract(cast(dict[str, Any], scope), getter=asgi_getter)
         span = self.tracer.start_span(scope["method"], context=parent, kind=trace.SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
         try:
