@@ -69,9 +69,7 @@ async def post_score(entry: ScoreCreate, response: Response, service: ServiceDep
 
 
 @router.get("/leaderboard", response_model=Leaderboard, summary="Top scores: score desc, then earliest first")
-async def leaderboard(
-    request: Request, limit: Annotated[int, Query(ge=1, le=MAX_LEADERBOARD_LIMIT)] = 10
-) -> Response:
+async def leaderboard(request: Request, limit: Annotated[int, Query(ge=1, le=MAX_LEADERBOARD_LIMIT)] = 10) -> Response:
     # The hottest route: the service without a dependency (FastAPI's dependency solving
     # costs 20-40 µs a request), and the body the response_model would make, encoded once
     # per change of the board (the service caches it), so no models are built and
