@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, Insert, Row, func, insert, text
+from sqlalchemy import Connection, Engine, Insert, Row, bindparam, func, insert, text
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -74,9 +74,35 @@ MAX_BATCH = 256
 NewScore = tuple[str, int, str | None, bool, str | None]  # player, score, run_id, verified, ticks
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """A scores row as the write path knows it: plain values, not an ORM object (building
+    Score instances was most of a batch's Python work, on the write thread, holding the GIL)."""
+
+    player: str
+    score: int
+    created_at: datetime
+    run_id: str | None
+    writer_id: str | None
+    verified: bool = False
+    ticks: str | None = None
+
+
+def _stored_row(score: Score) -> StoredRow:
+    return StoredRow(
+        player=score.player,
+        score=score.score,
+        created_at=score.created_at,
+        run_id=score.run_id,
+        writer_id=score.writer_id,
+        verified=score.verified,
+        ticks=score.ticks,
+    )
+
+
 @dataclass(frozen=True)
 class StoredScore:
-    row: Score
+    row: StoredRow
     duplicate: bool
     rank: int
     high_score: int
@@ -373,8 +399,7 @@ class ScoreStore:
                 self._check_file()
                 self._require_writer()
                 session.commit()
-                row = Score(
-                    id=new_id,
+                row = StoredRow(
                     player=player,
                     score=score,
                     run_id=run_id,
@@ -388,7 +413,7 @@ class ScoreStore:
                 found = self._by_run_id(session, run_id)
                 if found is None:  # cannot happen: only a run_id conflict inserts nothing
                     raise RuntimeError(f"run_id {run_id!r} neither inserted nor found")
-                row = found
+                row = _stored_row(found)
             self.degraded = None
             return StoredScore(
                 row=row,
@@ -426,17 +451,14 @@ class ScoreStore:
             with self.engine.begin() as conn:
                 plan, new_rows = self._plan_batch(conn, items)
                 if new_rows:
-                    conn.execute(insert(Score), [_row_params(row) for row in new_rows])
+                    conn.execute(_BATCH.insert, [_row_params(row) for row in new_rows])
                     conn.execute(
-                        self._counts_upsert(),
+                        _BATCH.counts_upsert,
                         [{"score": s, "n": n} for s, n in Counter(r.score for r in new_rows).items()],
                     )
                 lowest = min(row.score for row, _ in plan)
-                counts = conn.execute(
-                    text("SELECT score, n FROM score_counts WHERE score >= :low AND n > 0 ORDER BY score DESC"),
-                    {"low": lowest},
-                ).all()
-                total = int(conn.execute(text("SELECT coalesce(sum(n), 0) FROM score_counts")).scalar_one())
+                counts = conn.execute(_BATCH.counts_from, {"low": lowest}).all()
+                total = int(conn.execute(_BATCH.total).scalar_one())
                 # Checked again at the last moment: the lease may have lapsed while queued,
                 # or a restore swapped the file (a commit would land in the old one).
                 self._check_file()
@@ -447,44 +469,29 @@ class ScoreStore:
         self.degraded = None
         return _as_if_one_by_one(plan, [(int(s), int(n)) for s, n in counts], total)
 
-    def _plan_batch(self, conn: Connection, items: list[NewScore]) -> tuple[list[tuple[Score, bool]], list[Score]]:
+    def _plan_batch(
+        self, conn: Connection, items: list[NewScore]
+    ) -> tuple[list[tuple[StoredRow, bool]], list[StoredRow]]:
         """Each item's row and whether it is a retry (of a stored run, or of one earlier in the batch)."""
         run_ids = [item[2] for item in items if item[2] is not None]
-        seen: dict[str, Score] = {}
+        seen: dict[str, StoredRow] = {}
         if run_ids:
             # The whole stored row: the service compares a retry's ticks and reports `verified`.
-            stmt = sa_select(  # type: ignore[call-overload]  # model attributes are columns at runtime
-                Score.player, Score.score, Score.created_at, Score.run_id, Score.verified, Score.ticks
-            ).where(col(Score.run_id).in_(run_ids))
-            for player, score, created_at, run_id, verified, ticks in conn.execute(stmt):
-                seen[run_id] = Score(
-                    player=player, score=score, created_at=created_at, run_id=run_id, verified=verified, ticks=ticks
-                )
-        plan: list[tuple[Score, bool]] = []
-        new_rows: list[Score] = []
+            for found in conn.execute(_BATCH.by_run_ids, {"run_ids": run_ids}):
+                seen[found.run_id] = StoredRow(*found)
+        plan: list[tuple[StoredRow, bool]] = []
+        new_rows: list[StoredRow] = []
         for player, score, run_id, verified, ticks in items:
             known = seen.get(run_id) if run_id is not None else None
             if known is not None:
                 plan.append((known, True))
                 continue
-            row = Score(
-                player=player,
-                score=score,
-                run_id=run_id,
-                created_at=utcnow(),
-                writer_id=self.writer_id,
-                verified=verified,
-                ticks=ticks,
-            )
+            row = StoredRow(player, score, utcnow(), run_id, self.writer_id, verified, ticks)
             new_rows.append(row)
             plan.append((row, False))
             if run_id is not None:
                 seen[run_id] = row
         return plan, new_rows
-
-    def _counts_upsert(self) -> Insert:
-        stmt = sqlite_insert(ScoreCount)
-        return stmt.on_conflict_do_update(index_elements=["score"], set_={"n": ScoreCount.n + stmt.excluded.n})
 
     def _count_upsert(self, score: int) -> Insert:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
@@ -584,7 +591,28 @@ def _file_identity(engine: Engine) -> tuple[Path | None, tuple[int, int] | None]
         return path, None
 
 
-def _row_params(row: Score) -> dict[str, object]:
+class _BatchStatements:
+    """The group commit's statements (SQLite), built once: building them per batch was a
+    good part of its Python work on the write thread."""
+
+    def __init__(self) -> None:
+        self.insert = insert(Score)
+        upsert = sqlite_insert(ScoreCount)
+        self.counts_upsert = upsert.on_conflict_do_update(
+            index_elements=["score"], set_={"n": ScoreCount.n + upsert.excluded.n}
+        )
+        # StoredRow's fields, in its order.
+        self.by_run_ids = sa_select(  # type: ignore[call-overload]  # model attributes are columns at runtime
+            Score.player, Score.score, Score.created_at, Score.run_id, Score.writer_id, Score.verified, Score.ticks
+        ).where(col(Score.run_id).in_(bindparam("run_ids", expanding=True)))
+        self.counts_from = text("SELECT score, n FROM score_counts WHERE score >= :low AND n > 0 ORDER BY score DESC")
+        self.total = text("SELECT coalesce(sum(n), 0) FROM score_counts")
+
+
+_BATCH = _BatchStatements()
+
+
+def _row_params(row: StoredRow) -> dict[str, object]:
     return {
         "player": row.player,
         "score": row.score,
@@ -596,7 +624,9 @@ def _row_params(row: Score) -> dict[str, object]:
     }
 
 
-def _as_if_one_by_one(plan: list[tuple[Score, bool]], counts: list[tuple[int, int]], total: int) -> list[StoredScore]:
+def _as_if_one_by_one(
+    plan: list[tuple[StoredRow, bool]], counts: list[tuple[int, int]], total: int
+) -> list[StoredScore]:
     """rank/total/highScore of each item as if the batch had been committed row by row.
 
     counts: (score, n) after the whole batch, score descending, for every score >= the
