@@ -5,14 +5,10 @@ The private listener is prometheus-client's own HTTP server on its own thread, b
 it, and a scrape never waits on (or for) the event loop.
 """
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
+from prometheus_client import make_asgi_app, start_http_server
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -21,33 +17,16 @@ from drafty_bird.ops.metrics import BUILD_INFO, CHAOS_ENABLED, WS_CLIENTS
 
 
 class _MetricsEndpoint:
-    """prometheus-client's ASGI app (make_asgi_app), except that the exposition is written
-    on a worker thread. Writing it is pure Python (a few ms for our ~200 samples): on the
-    event loop a scrape held up every request for that long, and itself waited behind all
-    of them. A class, so Starlette's Route treats it as a raw ASGI app.
+    """A class, so Starlette's Route treats it as a raw ASGI app (prometheus-client's)."""
 
-    Uncompressed, as make_asgi_app(disable_compression=True) answered: ui.run's GZip
-    middleware compresses when asked, and twice-gzipped bodies fail every real Prometheus
-    scrape (up == 0), though httpx decodes them silently.
-    """
-
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.registry = registry
+    def __init__(self) -> None:
+        # ui.run's GZip middleware compresses again: twice-gzipped bodies fail every
+        # real Prometheus scrape (up == 0), though httpx decodes them silently.
+        self._app = make_asgi_app(disable_compression=True)
         self.route = Route("/metrics", self, methods=["GET"], include_in_schema=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        params = parse_qs(scope.get("query_string", b"").decode("utf8"))
-        accept = ",".join(value.decode("utf8") for name, value in scope["headers"] if name.lower() == b"accept")
-        encoder, content_type = choose_encoder(accept)
-        registry: Collector = self.registry
-        if "name[]" in params:
-            registry = self.registry.restricted_registry(params["name[]"])
-        output = await asyncio.to_thread(encoder, registry)
-        payload = await receive()
-        if payload.get("type") == "http.request":
-            headers = [(b"Content-Type", content_type.encode("utf8"))]  # as prometheus-client sends it
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": output})
+        await self._app(scope, receive, send)
 
 
 def open_clients() -> int:
