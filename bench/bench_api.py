@@ -12,7 +12,8 @@ Starts bench/bare_app.py under uvicorn with the same loop and parser our server 
 An aiohttp client (uvloop) drives each route at concurrency 16 for --seconds after a
 1 s warm-up; targets alternate within every repetition so the machine's drift hits all
 of them; medians of --reps runs are reported, with ratios to the bare app's same route.
-Also: /metrics scrape time while the server is busy, and /healthz p99 during a POST
+Also: /metrics scrape time while the server is busy (on the public port, and on the
+loopback-only METRICS_PORT listener production scrapes), and /healthz p99 during a POST
 burst, both measured by a separate prober process (a busy client loop would add its own
 delay). Server CPU per request comes from /proc. Not a test: the numbers go to
 docs/PERFORMANCE.md by hand, with date, machine and load.
@@ -261,6 +262,11 @@ def main() -> None:
     if args.before:
         plan[f"before-{names[small]}"] = (small, {}, all_routes)
     plan = {name: spec for name, spec in plan.items() if name not in args.skip}
+    # The main target also serves the loopback-only metrics listener, as in production (ACA's sidecar scrapes it).
+    metrics_port = free_port()
+    if f"on-{names[small]}" in plan:
+        rows, extra, routes = plan[f"on-{names[small]}"]
+        plan[f"on-{names[small]}"] = (rows, {**extra, "METRICS_PORT": str(metrics_port)}, routes)
     bare = Bare(work)
     servers: dict[str, RunningServer] = {}
     for name, (rows, extra, _routes) in plan.items():
@@ -304,6 +310,10 @@ def main() -> None:
             prober = probe(url + "/metrics", args.seconds, 0.1)
             run_load(url + "/leaderboard", "GET", args.seconds)
             extras["metrics_scrape_busy"] = probe_summary(prober)
+            # The same on the private listener (its own thread, never waits for the event loop).
+            prober = probe(f"http://127.0.0.1:{metrics_port}/metrics", args.seconds, 0.1)
+            run_load(url + "/leaderboard", "GET", args.seconds)
+            extras["metrics_scrape_busy_private_port"] = probe_summary(prober)
             import httpx
 
             metrics_text = httpx.get(url + "/metrics").text
