@@ -5,14 +5,15 @@ client asks, and each compression allocates and initialises a fresh zlib stream 
 85 µs for the 700-byte leaderboard). The leaderboard's body is the same bytes until the
 board changes (leaderboard.LeaderboardService.leaderboard_json), so its compressed form
 is kept too: zlib's output depends only on the input and the settings, so the answer is
-byte for byte what a fresh compression gives. Bounded: small, whole bodies only, and a
-few of them; the rest is compressed as before.
+byte for byte what a fresh compression gives. Bounded: small, whole JSON bodies only,
+and a few of them; the rest (the game page, /metrics) is compressed as before.
 """
 
 from starlette.datastructures import Headers
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware, GZipResponder
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+JSON = "application/json"
 MAX_REMEMBERED = 32
 MAX_REMEMBERED_BYTES = 16 * 1024  # the 100-row board is about 7 KB
 
@@ -29,7 +30,7 @@ class _RememberingResponder(GZipResponder):
         self.memo = memo
 
     async def apply_compression(self, body: bytes, *, more_body: bool) -> bytes:
-        if more_body or len(body) > MAX_REMEMBERED_BYTES:
+        if more_body or len(body) > MAX_REMEMBERED_BYTES or not self._json():
             return await super().apply_compression(body, more_body=more_body)
         compressed = self.memo.get(body)
         if compressed is None:
@@ -38,6 +39,10 @@ class _RememberingResponder(GZipResponder):
                 del self.memo[next(iter(self.memo))]  # the oldest
             self.memo[body] = compressed
         return compressed
+
+    def _json(self) -> bool:
+        # The API's answers; a page (same stack, a fresh CSP nonce in every body) never repeats.
+        return Headers(raw=self.initial_message.get("headers", [])).get("content-type", "").startswith(JSON)
 
 
 class RememberingGZipMiddleware(GZipMiddleware):
