@@ -10,8 +10,9 @@ layers, in the same order, minus those two; GZip stays there (bodies of 500 byte
 more are compressed when asked, as before; ops/compression.py compresses a repeated JSON
 body once). When nothing exports spans, that stack's server spans come from
 tracing.UnrecordedServerSpanMiddleware instead of contrib's middleware (ids only, as
-before); with an exporter, contrib's runs, and it no longer matches every route to name
-each span. /healthz also skips GZip (its 15-byte body is never compressed) and the OTel
+before); with an exporter, the sampler is asked first and contrib's runs only for the
+requests it keeps (tracing.SampledFirstMiddleware), no longer matching every route to
+name each span. /healthz also skips GZip (its 15-byte body is never compressed) and the OTel
 server-span middleware (probes are excluded from tracing anyway). Every other path
 (assets, socket.io, unknown paths, websockets, lifespan) takes the full stack.
 """
@@ -86,12 +87,18 @@ def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -
         full = traced_build()
         api_layers = _remembering_gzip(_without(app.user_middleware, PAGE_ONLY))
         unrecorded = tracing.unrecorded_tracer()
+        exporting = tracing.exporting_provider()
         api_stack: ASGIApp
         if unrecorded is not None:  # nothing exports: ids only, without contrib's per-request work
             api_stack = tracing.UnrecordedServerSpanMiddleware(build_with(untraced_build, api_layers), unrecorded)
         else:
             api_stack = build_with(traced_build, api_layers)
             tracing.remember_span_details(api_stack, api)  # exact paths: the route is known without matching
+            if exporting is not None:  # contrib's work only for the requests the sampler keeps
+                dropped = tracing.UnrecordedServerSpanMiddleware(
+                    build_with(untraced_build, api_layers), exporting.get_tracer(tracing.__name__)
+                )
+                api_stack = tracing.SampledFirstMiddleware(api_stack, dropped, exporting)
         probe_stack = build_with(untraced_build, _without(app.user_middleware, PROBE_SKIPS))
         stacks = {path: api_stack for path in api} | {path: probe_stack for path in probes}
         return FastPathDispatch(full, stacks)

@@ -112,11 +112,16 @@ def test_without_an_exporter_the_api_keeps_unrecorded_server_spans(tmp_path, mon
     assert ours_in_order(score) == OURS
     assert names(score)[1] == "ServerErrorMiddleware" and names(score)[-2:] == names(full)[-2:]
 
-    monkeypatch.setattr(tracing, "_exporting", True)  # an exporter: contrib's middleware, every request
+    monkeypatch.setattr(tracing, "_exporting", True)  # an exporter: the sampler first, contrib's when kept
     dispatch = served_like_app(tmp_path).build_middleware_stack()
     assert isinstance(dispatch, FastPathDispatch)
-    score = chain(dispatch.stacks["/score"])
-    assert names(score)[:2] == ["ServerErrorMiddleware", "OpenTelemetryMiddleware"]
+    sampled_first = dispatch.stacks["/score"]
+    assert isinstance(sampled_first, tracing.SampledFirstMiddleware)
+    kept, dropped = chain(sampled_first.recorded), chain(sampled_first.unrecorded)
+    assert names(kept)[:2] == ["ServerErrorMiddleware", "OpenTelemetryMiddleware"]
+    assert names(dropped)[:2] == ["UnrecordedServerSpanMiddleware", "ServerErrorMiddleware"]
+    assert "OpenTelemetryMiddleware" not in names(dropped)
+    assert ours_in_order(kept) == ours_in_order(dropped) == OURS
 
 
 def test_healthz_keeps_its_request_id_metrics_and_body_limit(server: RunningServer, client: httpx.Client) -> None:

@@ -227,3 +227,49 @@ def test_console_exporter_on_request(tmp_path: Path) -> None:
     ) as running:
         httpx.get(running.url + "/leaderboard")
         wait_until(lambda: '"name": "GET /leaderboard"' in running.raw_log(), 15, message="a console span")
+
+
+def test_a_ratio_sampler_keeps_the_same_requests_it_would_have_kept(tmp_path: Path) -> None:
+    """10%-style export (here 50%): the sampler is asked before contrib's middleware runs.
+
+    A request is exported exactly when the sampler keeps its trace id, under that trace id:
+    once (not sampled twice, 50% of 50%) and with the id its log line carries. An incoming
+    traceparent decides for its children, as ParentBased does.
+    """
+    env = traced_env("", OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.5")
+    bound = round(0.5 * (1 << 64))  # TraceIdRatioBased: kept when the low 64 bits are below this
+    with HttpReceiver() as receiver:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+        with start_server(tmp_path, env=env) as running, httpx.Client(base_url=running.url, timeout=10) as http:
+            ids = [f"ratio-{i}" for i in range(120)]
+            for i, request_id in enumerate(ids):
+                if i % 3 == 2:
+                    assert http.post("/score", json={"score": 1}, headers={"x-request-id": request_id}).status_code
+                else:
+                    assert http.get("/leaderboard", headers={"x-request-id": request_id}).status_code == 200
+            wait_until(
+                lambda: all(r in {ln.get("request_id") for ln in running.logs()} for r in ids), 10, message="logs"
+            )
+            lines = {ln["request_id"]: ln for ln in running.logs() if ln.get("message") == "request"}
+            kept = {r for r in ids if int(lines[r]["trace_id"], 16) & ((1 << 64) - 1) < bound}
+            assert 30 < len(kept) < 90, len(kept)  # 120 fair coins
+            marker = [r for r in ids if r in kept][-1]
+            wait_until(lambda: any(s.attributes.get("request_id") == marker for s in receiver.snapshot()), 15)
+            # Requests sent one at a time: the batch holding the last has the earlier ones too.
+            exported = {s.attributes.get("request_id"): s for s in receiver.snapshot() if s.kind == SERVER_KIND}
+            assert set(exported) & set(ids) == kept
+            for request_id in kept:
+                span = exported[request_id]
+                assert (span.trace_id, span.span_id) == (lines[request_id]["trace_id"], lines[request_id]["span_id"])
+                assert span.name in {"GET /leaderboard", "POST /score"} and not span.parent_span_id
+
+            trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+            for flags, request_id in (("00", "parent-dropped"), ("01", "parent-kept")):  # in this order
+                headers = {"traceparent": f"00-{trace_id}-{parent_id}-{flags}", "x-request-id": request_id}
+                assert http.get("/leaderboard", headers=headers).status_code == 200
+            wait_until(lambda: any(s.attributes.get("request_id") == "parent-kept" for s in receiver.snapshot()), 15)
+            (child,) = [s for s in receiver.snapshot() if s.attributes.get("request_id") == "parent-kept"]
+            assert (child.trace_id, child.parent_span_id) == (trace_id, parent_id)
+            assert not [s for s in receiver.snapshot() if s.attributes.get("request_id") == "parent-dropped"]
+            dropped = next(ln for ln in running.logs() if ln.get("request_id") == "parent-dropped")
+            assert dropped["trace_id"] == trace_id
