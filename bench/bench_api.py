@@ -18,7 +18,10 @@ burst, both measured by a separate prober process (a busy client loop would add 
 delay). Server CPU per request comes from /proc. Not a test: the numbers go to
 docs/PERFORMANCE.md by hand, with date, machine and load.
 
-    .venv/bin/python bench/bench_api.py [--reps 3] [--seconds 5] [--sizes 10000 1000000]
+    .venv/bin/python bench/bench_api.py [--reps 3] [--seconds 5] [--sizes 10000 1000000] [--client wrk]
+
+--client wrk drives the same load from wrk (C, one thread) instead of aiohttp: on these
+2 shared cores the aiohttp client takes most of a core, which every server then lacks.
 """
 
 import argparse
@@ -143,7 +146,12 @@ def quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+CLIENT = "aiohttp"  # or "wrk" (--client): a C client leaves the server more of the 2 cores
+
+
 def run_load(url: str, method: str, seconds: float, pid: int | None = None) -> dict:
+    if CLIENT == "wrk":
+        return run_wrk_load(url, method, seconds, pid)
     import uvloop
 
     cpu_before = cpu_seconds(pid) if pid else 0.0
@@ -151,6 +159,24 @@ def run_load(url: str, method: str, seconds: float, pid: int | None = None) -> d
     if pid:
         # CPU over warm-up + run; divided by the requests of the measured part only (an upper bound).
         result["cpu_us_per_req"] = (cpu_seconds(pid) - cpu_before) / max(1, result["rps"] * seconds) * 1e6
+    return result
+
+
+def run_wrk_load(url: str, method: str, seconds: float, pid: int | None) -> dict:
+    """The same load from wrk (one thread, 16 connections): a 1 s warm-up run, then the measured one."""
+    from wrk_client import UNIQUE_POST_LUA, ensure_wrk, run_wrk
+
+    wrk = ensure_wrk()
+    script = None
+    if method == "POST":
+        script = Path(tempfile.gettempdir()) / "drafty-bench-post.lua"
+        script.write_text(UNIQUE_POST_LUA)
+    run_wrk(wrk, url, 1, script, threads=1)
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    result = run_wrk(wrk, url, seconds, script, threads=1)
+    result["statuses"] = {200: result["requests"] - result["non2xx"], 500: result["non2xx"]}  # 2xx, or not
+    if pid:
+        result["cpu_us_per_req"] = (cpu_seconds(pid) - cpu_before) / max(1, result["requests"]) * 1e6
     return result
 
 
@@ -229,6 +255,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="targets to leave out, e.g. wal-1M export10-10k")
     parser.add_argument("--routes", nargs="*", default=list(ROUTES), help="routes to measure, e.g. 'GET /healthz'")
     parser.add_argument("--no-extras", action="store_true", help="skip the scrape and burst measurements")
+    parser.add_argument("--client", choices=["aiohttp", "wrk"], default="aiohttp", help="the load generator")
     parser.add_argument(
         "--before", help="also run this git revision's server (target before-<small>) for a before/after"
     )
@@ -239,6 +266,8 @@ def main() -> None:
         probe_main(args.probe, args.seconds, args.interval)
         return
 
+    global CLIENT
+    CLIENT = args.client
     small, large = args.sizes
     names = {small: "10k" if small == 10_000 else str(small), large: "1M" if large == 1_000_000 else str(large)}
     work = Path(tempfile.mkdtemp(prefix="drafty-bench-"))
@@ -359,6 +388,7 @@ def main() -> None:
                 "load_avg_before": load_before,
                 "load_avg_after": os.getloadavg(),
                 "concurrency": CONCURRENCY,
+                "client": CLIENT,
                 "seconds": args.seconds,
                 "reps": args.reps,
                 "before_revision": args.before,

@@ -65,15 +65,30 @@ def parse_latency(text: str, pct: str) -> float:
     return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def run_wrk(wrk: str, url: str, seconds: int, script: Path | None) -> dict:
-    cmd = [wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency", url]
+# POST /score with a fresh run_id per request (a repeated run_id is answered as a duplicate).
+UNIQUE_POST_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+local tag = tostring(math.random(1, 1e9))
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"player":"bench","score":17,"run_id":"w' .. tag .. "-" .. n .. '"}')
+end
+"""
+
+
+def run_wrk(wrk: str, url: str, seconds: float, script: Path | None, threads: int = 2) -> dict:
+    cmd = [wrk, f"-t{threads}", f"-c{CONCURRENCY}", f"-d{max(1, round(seconds))}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", str(script)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps is not None, f"no Requests/sec in wrk output:\n{out}"
+    requests = re.search(r"(\d+) requests in", out)
+    assert rps is not None and requests is not None, f"no Requests/sec in wrk output:\n{out}"
     return {
         "rps": float(rps.group(1)),
+        "requests": int(requests.group(1)),
         "p50_ms": parse_latency(out, "50"),
         "p99_ms": parse_latency(out, "99"),
         "non2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,

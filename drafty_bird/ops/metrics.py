@@ -13,11 +13,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from drafty_bird.replay.verify import REASONS as REFUSAL_REASONS
 
 log = logging.getLogger(__name__)
+
+# No <name>_created series beside each counter and histogram: the Node service's
+# prom-client never exported them, nothing reads them, and they were a quarter of the
+# samples each scrape writes (on the event loop).
+disable_created_metrics()
 
 # Around the 500 ms latency objective, so p99 > 0.5 s is read between real buckets.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
