@@ -43,6 +43,7 @@ class Scores(Protocol):
         self, player: str, score: int, run_id: str | None, *, verified: bool = False, ticks: str | None = None
     ) -> StoredScore: ...
     async def top(self, limit: int) -> list[Row]: ...
+    def cached_top(self, limit: int) -> list[Row] | None: ...
     async def high_score(self) -> int: ...
     async def runs(self, run_ids: list[str]) -> list[SavedRun]: ...
 
@@ -186,7 +187,14 @@ class LeaderboardService:
     async def leaderboard_json(self, limit: int) -> bytes:
         """The Leaderboard as JSON, byte for byte what FastAPI's response_model path makes of it
         (pydantic's serializer, by alias), encoded once per change of the rows."""
-        rows = await self._top_rows(limit)
+        return self._encoded(limit, await self._top_rows(limit))
+
+    def cached_leaderboard_json(self, limit: int) -> bytes | None:
+        """leaderboard_json(limit) when the store's cache can answer it now, else None (no I/O)."""
+        rows = self.store.cached_top(limit)
+        return None if rows is None else self._encoded(limit, rows)
+
+    def _encoded(self, limit: int, rows: list[Row]) -> bytes:
         known = self._boards.get(limit)
         if known is not None and known[0] is rows:
             return known[1]

@@ -313,13 +313,8 @@ class ScoreStore:
         rows (the service's encoded board) on that list's identity."""
         if limit > TOP_CACHE_ROWS:
             return await self._run(self._read_pool, self._top, limit)
-        cached = self._top_cache
-        usable = self.unavailable is None and self.replaced is None  # else _run answers with the refusal
-        if cached is not None and usable and time.monotonic() - cached[1] < TOP_CACHE_TTL_S:
-            rows, _, slices = cached
-            part = slices.get(limit)
-            if part is None:
-                part = slices[limit] = rows[:limit]
+        part = self.cached_top(limit)
+        if part is not None:
             return part
         # Misses at the same moment share one query, unless a write committed after it
         # started (then its rows may lack that write: read-your-write asks again).
@@ -336,6 +331,18 @@ class ScoreStore:
                 part = cached[2][limit] = rows[:limit]
             return part
         return rows[:limit]
+
+    def cached_top(self, limit: int) -> list[Row] | None:
+        """top(limit) when the cache can answer it now (no I/O, no await), else None."""
+        cached = self._top_cache
+        usable = self.unavailable is None and self.replaced is None  # else top() answers with the refusal
+        if cached is None or not usable or limit > TOP_CACHE_ROWS or time.monotonic() - cached[1] >= TOP_CACHE_TTL_S:
+            return None
+        rows, _, slices = cached
+        part = slices.get(limit)
+        if part is None:
+            part = slices[limit] = rows[:limit]
+        return part
 
     async def _refill_top(self, generation: int, started: float) -> list[Row]:
         try:

@@ -21,6 +21,8 @@ class TimedStore:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
         if name.startswith("_") or not inspect.iscoroutinefunction(attr):
+            if inspect.ismethod(attr) and not name.startswith("_"):
+                setattr(self, name, attr)  # a plain method (cached_top): untimed, found directly from now on
             return attr
         if name not in self._wrapped:
             histogram = DB_SECONDS.labels(name)

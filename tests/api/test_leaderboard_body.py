@@ -15,12 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from drafty_bird import api
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.models import Leaderboard
 from drafty_bird.data.store import TOP_CACHE_TTL_S, ScoreStore
 from drafty_bird.leaderboard import LeaderboardService
+from tests.aio import run_async
 
 # Names that JSON encoders disagree about: non-ASCII, escapes, HTML, astral plane.
 PLAYERS = ["Zoë", 'say "hi"', "back\\slash", "</script>", "\U0001f426 bird", "tab\tx", "Ada"]
@@ -55,9 +57,11 @@ def service(db_path: Path) -> Iterator[LeaderboardService]:
 
 
 def served(service: LeaderboardService) -> FastAPI:
+    """The route, and the cached answer in front of it, as the app has them."""
     app = FastAPI()
     app.state.leaderboard = service
     app.include_router(api.router)
+    app.add_middleware(api.CachedLeaderboardMiddleware)
     return app
 
 
@@ -77,7 +81,7 @@ def run(app: FastAPI, scenario: Callable[[httpx.AsyncClient], Awaitable[None]]) 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             await scenario(client)
 
-    asyncio.run(main())
+    run_async(main())
 
 
 async def scores(client: httpx.AsyncClient, limit: int = 10) -> list[tuple[str, int]]:
@@ -143,5 +147,49 @@ def test_another_writer_within_the_ttl_and_at_once_after_a_signal(service: Leade
         insert_behind_its_back(db_path, "signalled", 600, "other-2")
         service.store.invalidate_top()  # type: ignore[attr-defined]  # the "data changed" seam
         assert await scores(client, 2) == [("signalled", 600), ("theirs", 500)]
+
+    run(served(service), scenario)
+
+
+def test_a_cached_board_is_answered_without_the_route_and_the_rest_reaches_it(
+    service: LeaderboardService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CachedLeaderboardMiddleware answers from the encoded board; misses, other query
+    strings and recorded requests go through the route (its validation, query and span)."""
+    monkeypatch.setattr("drafty_bird.data.store.TOP_CACHE_TTL_S", 60.0)
+    routed: list[int] = []
+    through_route = service.leaderboard_json
+
+    async def counted(limit: int) -> bytes:
+        routed.append(limit)
+        return await through_route(limit)
+
+    monkeypatch.setattr(service, "leaderboard_json", counted)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        first = await client.get("/leaderboard")  # a miss: the route queries and fills the cache
+        assert routed == [10]
+        again = await client.get("/leaderboard")
+        assert routed == [10], "a cached board went through the route"
+        assert again.content == first.content and again.headers.raw == first.headers.raw
+        assert (await client.get("/leaderboard?limit=3")).json() == {"leaderboard": first.json()["leaderboard"][:3]}
+        assert routed == [10]  # a slice of the cached rows, still no route
+
+        for query in ("limit=0", "limit=101", "limit=x", "limit=03", "limit=3&x=1"):
+            response = await client.get(f"/leaderboard?{query}")
+            assert response.status_code in (200, 422), (query, response.text)
+        assert routed == [10, 3, 3]  # the two valid ones only (03 and 3&x=1), by the route
+        del routed[:]
+        assert (await client.get("/leaderboard?limit=0")).json()["detail"][0]["loc"] == ["query", "limit"]
+
+        response = await client.post("/score", json={"player": "late", "score": 99, "run_id": "fp-1"})
+        assert response.status_code == 201
+        assert (await client.get("/leaderboard")).json()["leaderboard"][0]["player"] == "late"  # read-your-write
+        assert routed == [10]  # the write dropped the cache: the route answered
+
+        provider = TracerProvider()  # sampled: the request's trace keeps its leaderboard.query span
+        with provider.get_tracer("t").start_as_current_span("GET /leaderboard"):
+            await client.get("/leaderboard")
+        assert routed == [10, 10]
 
     run(served(service), scenario)
