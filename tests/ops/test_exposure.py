@@ -78,3 +78,14 @@ def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, c
     lines = [line for line in server.raw_log().splitlines() if line.strip()]
     assert code == exit_code, server.raw_log()[-2000:]
     assert len(lines) == 1 and "METRICS_PORT" in lines[0], lines
+
+
+def test_a_silent_connection_holds_the_private_listener_for_2_s_at_most(
+    production_like: tuple[RunningServer, int],
+) -> None:
+    """The listener serves one scrape at a time: a client that connects and says nothing is cut off."""
+    _, metrics_port = production_like
+    with socket.create_connection(("127.0.0.1", metrics_port), timeout=10) as silent:
+        response = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=6)
+        assert response.status_code == 200 and "http_requests_total" in response.text
+        assert silent.recv(1) == b""  # closed by the listener, not by us
