@@ -4,7 +4,6 @@ build() configures NiceGUI's global app (routes, middleware, handlers), so it ru
 here; the real server (tests/server.py) covers serving.
 """
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from drafty_bird import app as app_module
 from drafty_bird.data.lease import lease_path
 from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.settings import load_settings
+from tests.aio import run_async
 
 
 @pytest.fixture
@@ -53,6 +53,6 @@ def test_build_opens_storage_and_hands_start_and_stop_to_nicegui(tmp_path: Path,
         await life.stop()
         return ready
 
-    ready, body = asyncio.run(run())
+    ready, body = run_async(run())
     assert ready and body["storage_mode"] == "sqlite" and body["writer"] is True
     assert not lease_path(settings.score_db_path).exists(), "stop() did not release the writer lease"

@@ -4,6 +4,7 @@ import asyncio
 import time
 
 from drafty_bird.timing import wait_or_stop
+from tests.aio import run_async
 
 
 def test_times_out_false_when_not_stopped() -> None:
@@ -12,7 +13,7 @@ def test_times_out_false_when_not_stopped() -> None:
         result = await wait_or_stop(asyncio.Event(), 0.2)
         return result, time.monotonic() - started
 
-    stopped, took = asyncio.run(scenario())
+    stopped, took = run_async(scenario())
     assert stopped is False
     assert took >= 0.19
 
@@ -25,7 +26,7 @@ def test_wakes_at_once_when_stopped_during_a_long_wait() -> None:
         result = await wait_or_stop(stop, 3600)
         return result, time.monotonic() - started
 
-    stopped, took = asyncio.run(scenario())
+    stopped, took = run_async(scenario())
     assert stopped is True
     assert took < 2, f"woke after {took:.1f}s"
 
@@ -36,4 +37,4 @@ def test_already_stopped_returns_true_without_waiting() -> None:
         stop.set()
         return await asyncio.wait_for(wait_or_stop(stop, 3600), 2)
 
-    assert asyncio.run(scenario()) is True
+    assert run_async(scenario()) is True

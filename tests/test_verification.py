@@ -1,13 +1,12 @@
 """The replay worker pool: real worker processes, replaced when one dies."""
 
-import asyncio
-
 import pytest
 
 from drafty_bird.replay import physics
 from drafty_bird.replay.ticks import encode_ticks
 from drafty_bird.replay.verify import RunRefused
 from drafty_bird.verification import ReplayPool
+from tests.aio import run_async
 
 
 def test_runs_replay_in_a_worker_process_and_a_dead_worker_is_replaced() -> None:
@@ -36,4 +35,4 @@ def test_runs_replay_in_a_worker_process_and_a_dead_worker_is_replaced() -> None
         finally:
             pool.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())

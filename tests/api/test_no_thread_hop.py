@@ -16,6 +16,7 @@ from drafty_bird import api
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.leaderboard import LeaderboardService
+from tests.aio import run_async
 
 
 def test_leaderboard_and_score_answer_while_the_thread_pool_is_full(tmp_path) -> None:
@@ -42,7 +43,7 @@ def test_leaderboard_and_score_answer_while_the_thread_pool_is_full(tmp_path) ->
         return posted.status_code, board.status_code
 
     try:
-        assert asyncio.run(scenario()) == (201, 200)
+        assert run_async(scenario()) == (201, 200)
     finally:
         release.set()
         store.close()

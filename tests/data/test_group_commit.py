@@ -14,6 +14,7 @@ import pytest
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.errors import StorageBusy, StorageWriteFailed
 from drafty_bird.data.store import ScoreStore, StoredScore
+from tests.aio import run_async
 from tests.scoreload import integrity
 from tests.server import start_server
 
@@ -61,7 +62,7 @@ def test_concurrent_scores_commit_together_and_answer_as_if_one_by_one(tmp_path)
         return got, want
 
     try:
-        got, want = asyncio.run(scenario())
+        got, want = run_async(scenario())
     finally:
         grouped.close()
         serial.close()
@@ -94,14 +95,14 @@ def test_a_batch_that_cannot_commit_fails_every_caller_and_stores_nothing(tmp_pa
         return await asyncio.gather(*(store.add(*item) for item in wave))
 
     try:
-        outcomes = asyncio.run(scenario())
+        outcomes = run_async(scenario())
         assert all(isinstance(o, StorageBusy) for o in outcomes), outcomes
         assert batches == []  # nothing was committed
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM scores").fetchone() == (0,)
             assert db.execute("SELECT count(*) FROM score_counts").fetchone() == (0,)
         # The browser retries with the same run_ids: each lands once, in one batch.
-        stored = asyncio.run(retry())
+        stored = run_async(retry())
         assert [s.duplicate for s in stored] == [False] * len(wave)
         assert batches == [len(wave)]
     finally:
@@ -118,7 +119,7 @@ def test_a_read_only_file_fails_the_whole_batch(tmp_path) -> None:
         return await asyncio.gather(*(store.add("ro", i, f"ro-{i}") for i in range(6)), return_exceptions=True)
 
     try:
-        outcomes = asyncio.run(scenario())
+        outcomes = run_async(scenario())
     finally:
         store.close()
     assert all(isinstance(o, StorageWriteFailed) for o in outcomes), outcomes

@@ -1,7 +1,6 @@
 """Alembic: one history for SQLite and PostgreSQL. From an empty database and from every
 earlier revision to head, idempotent, and in sync with the models, on both dialects."""
 
-import asyncio
 import sqlite3
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ from sqlmodel import SQLModel
 from drafty_bird.data import models
 from drafty_bird.data.engine import make_engine, migrate, revisions, schema_is_current
 from drafty_bird.data.store import ScoreStore
+from tests.aio import run_async
 from tests.pg import throwaway_db
 
 
@@ -124,7 +124,7 @@ def test_rows_stored_before_verification_are_kept_unverified_and_shown(engine: E
     assert [(p, bool(v), t) for p, v, t in rows] == [("Old", False, None), ("Older", False, None)]
     store = ScoreStore(engine)
     try:
-        top = asyncio.run(store.top(10))
+        top = run_async(store.top(10))
     finally:
         store.close()
     assert [(r.player, r.score) for r in top] == [("Older", 30), ("Old", 12)]

@@ -9,6 +9,7 @@ import psycopg
 from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.notify import follow_top, listener_name
 from drafty_bird.data.store import TOP_CHANNEL, open_store
+from tests.aio import run_async
 from tests.pg import query, throwaway_db
 
 
@@ -28,7 +29,7 @@ def test_only_writes_that_change_the_top_10_notify_with_a_version() -> None:
             await store.add("p", 999, "hi-0")  # a retry of a stored run: nothing new
 
         try:
-            asyncio.run(writes())
+            run_async(writes())
         finally:
             store.close()
         payloads = [n.payload for n in listen.notifies(timeout=1.0)]
@@ -94,7 +95,7 @@ def test_listener_coalesces_bursts_reconnects_after_terminate_and_stops_cleanly(
             await asyncio.wait_for(task, 5)
             await tick
 
-        asyncio.run(scenario())
+        run_async(scenario())
         assert max(lag) < 0.25, f"event loop stalled {max(lag):.2f}s"
         time.sleep(0.2)
         assert query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (listener_name(),)) == [

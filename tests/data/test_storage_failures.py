@@ -16,6 +16,7 @@ import pytest
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.errors import StorageBusy, StorageWriteFailed
 from drafty_bird.data.store import ScoreStore
+from tests.aio import run_async
 from tests.ops.scrape import required, scrape
 from tests.scoreload import integrity
 from tests.server import ROOT, launch, start_server, wait_healthy, wait_until
@@ -179,7 +180,7 @@ def test_read_only_file_refuses_writes_and_keeps_reads(tmp_path) -> None:
         await store.ping()
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         store.close()
     assert integrity(db) == ["ok"]
@@ -206,7 +207,7 @@ def test_busy_is_retried_inside_the_store_before_giving_up(tmp_path) -> None:
             blocker.execute("ROLLBACK")
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         store.close()
         blocker.close()

@@ -2,7 +2,6 @@
 PostgreSQL): idempotent run_ids, competition ranks, totals, top-N order, and a slow
 PostgreSQL statement cut off by DB_STATEMENT_TIMEOUT_MS as a retryable refusal."""
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from drafty_bird.data.engine import PgOptions
 from drafty_bird.data.errors import StorageBusy
 from drafty_bird.data.models import as_utc
 from drafty_bird.data.store import MAX_RUN_LOOKUP, ScoreStore, open_store
+from tests.aio import run_async
 from tests.pg import throwaway_db
 
 
@@ -38,7 +38,7 @@ def run(coro):
 
     def target() -> None:
         try:
-            outcome["value"] = asyncio.run(coro)
+            outcome["value"] = run_async(coro)
         except BaseException as exc:  # noqa: BLE001 (re-raised on the test's thread)
             outcome["error"] = exc
 

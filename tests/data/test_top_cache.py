@@ -12,6 +12,7 @@ import httpx
 
 from drafty_bird.data.engine import make_engine, open_database
 from drafty_bird.data.store import TOP_CACHE_TTL_S, ScoreStore
+from tests.aio import run_async
 from tests.server import launch, wait_healthy, wait_until
 
 
@@ -51,7 +52,7 @@ def test_own_writes_show_at_once_others_within_the_ttl(tmp_path) -> None:
         return seen_after
 
     try:
-        seen_after = asyncio.run(scenario())
+        seen_after = run_async(scenario())
     finally:
         store.close()
     assert seen_after <= TOP_CACHE_TTL_S + 0.2, seen_after
@@ -128,6 +129,6 @@ def test_misses_at_once_share_one_query_but_never_across_a_write(tmp_path) -> No
         assert len(queries) == 3
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         store.close()

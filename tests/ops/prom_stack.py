@@ -22,6 +22,7 @@ import httpx
 import yaml
 
 from drafty_bird.ops import gate
+from tests.aio import run_async
 from tests.server import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +144,7 @@ class Traffic:
         return sum(self.counts.values())
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread = threading.Thread(target=lambda: run_async(self._run()), daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

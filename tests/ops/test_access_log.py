@@ -1,7 +1,5 @@
 """Request ids and the JSON access log, on the real server's stdout."""
 
-import asyncio
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -9,6 +7,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from drafty_bird.ops.access import AccessLogMiddleware
+from tests.aio import run_async
 from tests.server import RunningServer, start_server, wait_until
 
 
@@ -77,7 +76,7 @@ def test_unexpected_exception_is_500_json_with_one_log_line(caplog: pytest.LogCa
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             return await http.get("/boom", headers={"x-request-id": "boom-1"})
 
-    response = asyncio.run(call())
+    response = run_async(call())
     assert response.status_code == 500
     assert response.json() == {"error": "Internal server error", "request_id": "boom-1"}
     assert "secret internals" not in response.text

@@ -14,6 +14,7 @@ import aiohttp
 import httpx
 
 from drafty_bird.ops.socket_limits import MAX_MESSAGE_BYTES
+from tests.aio import run_async
 from tests.ops.scrape import required, scrape
 from tests.pageclient import Page
 from tests.server import RunningServer, start_server, wait_until
@@ -134,7 +135,7 @@ def test_a_page_cannot_flood_the_log(tmp_path: Path) -> None:
                 await page.close()
                 return start
 
-        start = asyncio.run(scenario())
+        start = run_async(scenario())
         assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
         grown = len(server.raw_log()) - start
         assert grown < LOG_GROWTH_BOUND, f"the flood and the connects added {grown:,} bytes of log"

@@ -1,7 +1,6 @@
 """ops/compression.py: the API stack's GZip answers exactly as Starlette's does, and
 compresses a repeated body once."""
 
-import asyncio
 import zlib
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drafty_bird.ops import compression
 from drafty_bird.ops.compression import RememberingGZipMiddleware
+from tests.aio import run_async
 
 BOARD = b'{"leaderboard":[' + b",".join(b'{"player":"p%d","score":%d}' % (i, 400 - i) for i in range(40)) + b"]}"
 
@@ -42,7 +42,7 @@ def call(app: ASGIApp, accept: bytes | None = b"gzip, deflate") -> list[Message]
     async def main() -> None:
         await app(scope, receive, send)
 
-    asyncio.run(main())
+    run_async(main())
     return sent
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright
 
 from tests.server import RunningServer, start_server
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -31,13 +31,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def offline_browser() -> Iterator[Browser]:
+def offline_browser(playwright: Playwright) -> Iterator[Browser]:
+    """pytest-playwright's Playwright (one per process: a second sync_playwright() would
+    refuse to start after it), with a browser of our own that cannot resolve other hosts."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test runs scripts/system-deps.sh)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + OFFLINE)
-        yield launched
-        launched.close()
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + OFFLINE)
+    yield launched
+    launched.close()
 
 
 def open_offline(browser: Browser, url: str) -> tuple[Page, list[str]]:

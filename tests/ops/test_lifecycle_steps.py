@@ -19,6 +19,7 @@ from drafty_bird.data.errors import NotWriter
 from drafty_bird.data.lease import lease_path
 from drafty_bird.ops.lifecycle import Lifecycle
 from drafty_bird.settings import Settings, load_settings
+from tests.aio import run_async
 
 DELAY_S = 0.4
 
@@ -133,7 +134,7 @@ def test_sigterm_runs_every_shutdown_step_in_order(tmp_path: Path) -> None:
             "lease_at_write_end": lease_at_write_end,
         }
 
-    out = asyncio.run(scenario())
+    out = run_async(scenario())
 
     assert out["ready_after_signal"] is False
     # Hand-over waited for the write in flight before releasing the lease.
@@ -169,7 +170,7 @@ def test_stop_without_a_drain_still_hands_over_and_stops_every_task_at_once(tmp_
         await asyncio.wait_for(life.stop(), 10)
         return time.monotonic() - started
 
-    took = asyncio.run(scenario())
+    took = run_async(scenario())
     assert took < 2, f"stop took {took:.1f}s: a background loop did not wake on stop"
     assert rec.life.readiness.draining is True
     assert not lease_file.exists()
@@ -198,7 +199,7 @@ def test_storage_unusable_at_start_up_is_reopened_and_the_loop_stops_on_shutdown
         await asyncio.wait_for(life.stop(), 10)
         return life.readiness.storage_mode, ready, tasks
 
-    mode, ready, tasks = asyncio.run(scenario())
+    mode, ready, tasks = run_async(scenario())
     assert (mode, ready, tasks) == ("sqlite", True, 2)
     assert all(task.done() for task in rec.life.tasks)
     assert not lease_path(settings.score_db_path).exists()

@@ -14,6 +14,7 @@ import aiohttp
 import httpx
 import pytest
 
+from tests.aio import run_async
 from tests.ops.scrape import required, scrape, value
 from tests.pageclient import Page, Refused
 from tests.server import start_server, wait_until
@@ -68,7 +69,7 @@ def test_a_page_flood_from_one_client_gets_429_while_another_client_still_loads_
                 assert required(samples, "drafty_bird_pages_held") == 11
                 await bob.close()
 
-        asyncio.run(scenario())
+        run_async(scenario())
 
 
 def test_forwarded_for_from_an_untrusted_peer_does_not_spread_a_flood_over_many_buckets(tmp_path: Path) -> None:
@@ -166,7 +167,7 @@ def test_a_flood_over_many_addresses_keeps_rss_bounded_and_unconnected_pages_are
                 assert carol.connected, "a page with a socket is never pruned"
                 await carol.close()
 
-        asyncio.run(scenario())
+        run_async(scenario())
 
 
 def test_a_page_whose_socket_comes_after_the_connect_timeout_is_refused_and_one_in_time_is_kept(
@@ -196,4 +197,4 @@ def test_a_page_whose_socket_comes_after_the_connect_timeout_is_refused_and_one_
                 assert required(scrape(server.url), "drafty_bird_pages_held") == 1
                 await early.close()
 
-        asyncio.run(scenario())
+        run_async(scenario())

@@ -20,6 +20,7 @@ import pytest
 
 from drafty_bird.ops.socket_limits import MAX_MESSAGE_BYTES, PAGE_EVENTS, REASONS
 from drafty_bird.ui.board import MINE_KEEP
+from tests.aio import run_async
 from tests.ops.scrape import required, scrape, value
 from tests.pageclient import Page
 from tests.pg import throwaway_db
@@ -166,7 +167,7 @@ def test_a_saved_run_named_by_its_run_id_is_highlighted_with_the_servers_rank(se
             for page in (game.page, other.page):
                 await page.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_malformed_and_forged_events_are_ignored_and_counted_and_the_socket_stays(server: RunningServer) -> None:
@@ -265,7 +266,7 @@ def test_malformed_and_forged_events_are_ignored_and_counted_and_the_socket_stay
             assert game.board["rankText"] == "Your run: #1 of 1"
             await game.page.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_what_a_page_keeps_is_bounded_and_a_burst_of_saves_shares_lookups(server: RunningServer) -> None:
@@ -285,7 +286,7 @@ def test_what_a_page_keeps_is_bounded_and_a_burst_of_saves_shares_lookups(server
             assert len(game.boards) <= 4, f"{len(results)} saves made {len(game.boards)} board pushes"
             await game.page.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_one_socket_sending_huge_events_is_cut_off_and_memory_stays_bounded(server: RunningServer) -> None:
@@ -324,7 +325,7 @@ def test_one_socket_sending_huge_events_is_cut_off_and_memory_stays_bounded(serv
             assert again.page.connected
             await again.page.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_the_limit_is_exact_on_the_websocket_and_holds_for_long_polling(server: RunningServer) -> None:
@@ -341,7 +342,7 @@ def test_the_limit_is_exact_on_the_websocket_and_holds_for_long_polling(server: 
             await until(game.page.closed.is_set, 5, "the socket closed past the limit")
             assert game.page.close_code == 1009
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
     # Long polling (nicegui.js's fallback transport): its POSTs get the same limit, answered at once.
     page = httpx.get(server.url + "/", timeout=10)
@@ -393,7 +394,7 @@ def test_a_run_saved_through_one_replica_is_highlighted_on_a_page_of_another(tmp
                     assert game.board["rankText"] == "Your run: #2 of 2"
                     await game.page.close()
 
-            asyncio.run(scenario())
+            run_async(scenario())
             wait_until(lambda: a.proc.poll() is None and b.proc.poll() is None, 1, message="both replicas up")
         finally:
             a.stop()

@@ -13,6 +13,7 @@ import aiohttp
 import httpx
 import pytest
 
+from tests.aio import run_async
 from tests.ops.scrape import required, scrape
 from tests.pageclient import Busy, Page, Refused
 from tests.server import start_server, wait_until
@@ -67,7 +68,7 @@ def test_past_max_pages_a_page_load_gets_the_busy_page_and_the_api_still_answers
                 await asyncio.to_thread(wait_until, lambda: disconnects() == 4, 15, message="4 disconnects counted")
                 assert required(scrape(server.url), "drafty_bird_pages_connected") == 0
 
-        asyncio.run(scenario())
+        run_async(scenario())
 
 
 def test_socket_cap_per_client_counts_the_forwarded_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
@@ -105,7 +106,7 @@ def test_socket_cap_per_client_counts_the_forwarded_client_behind_a_trusted_prox
                 again = await open_pages(server.url, http, 1, alice)
                 assert again[0].connected
 
-        asyncio.run(scenario())
+        run_async(scenario())
 
 
 def recorder(box: list[tuple[float, str]]) -> Callable[[str, float], None]:
@@ -149,7 +150,7 @@ def test_board_pushes_are_coalesced_to_one_per_interval_carrying_the_latest(tmp_
                     # No check of arrival gaps: a stalled client or loop delivers two pushes back to back.
                     assert '"burst39"' in board[-1][1], "the last push carries the latest top 10"
 
-        asyncio.run(scenario())
+        run_async(scenario())
 
 
 def test_a_page_built_before_a_push_and_connected_after_it_still_gets_it(tmp_path: Path) -> None:
@@ -183,4 +184,4 @@ def test_a_page_built_before_a_push_and_connected_after_it_still_gets_it(tmp_pat
                 async with http.get(server.url + "/") as response:
                     assert "Between" in await response.text()
 
-        asyncio.run(scenario())
+        run_async(scenario())

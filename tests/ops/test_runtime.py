@@ -15,6 +15,7 @@ import pytest
 
 from drafty_bird.ops import runtime
 from drafty_bird.ops.page_release import PageReleaseMiddleware
+from tests.aio import run_async
 from tests.ops.scrape import scrape
 from tests.pageclient import Page
 from tests.server import start_server
@@ -54,7 +55,7 @@ def test_wait_for_returns_times_out_and_cancels_like_the_stdlib() -> None:
         async with asyncio.timeout(10):  # a wait_for that never times out fails here, not hangs
             await scenario()
 
-    asyncio.run(bounded())
+    run_async(bounded())
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's own wait_for is this one")
@@ -120,7 +121,7 @@ def test_a_page_route_keeps_no_reference_to_the_chain_once_answered() -> None:
         await PageReleaseMiddleware(api, paths=["/"])({"type": "http", "path": "/score"}, outer_receive, outer_send)
         assert other["send"] is outer_send
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_page_sockets_are_pinged_every_page_ping_interval_without_deflate(tmp_path: Path) -> None:
@@ -137,6 +138,6 @@ def test_page_sockets_are_pinged_every_page_ping_interval_without_deflate(tmp_pa
                 assert page._ws is not None and page._ws.compress == 0, "permessage-deflate was negotiated"
                 await page.close()
 
-        asyncio.run(scenario())
+        run_async(scenario())
         samples = scrape(server.url)
         assert "drafty_bird_gc_pause_seconds_count" in samples

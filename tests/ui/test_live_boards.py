@@ -4,7 +4,6 @@ Real service, real store on a real SQLite file; the pages are stand-ins that rec
 they are shown (a browser test covers the real panel: test_game_e2e.py).
 """
 
-import asyncio
 import sqlite3
 import threading
 from datetime import datetime
@@ -17,6 +16,7 @@ from drafty_bird.data.models import ScoreCreate
 from drafty_bird.data.store import ScoreStore
 from drafty_bird.leaderboard import LeaderboardService
 from drafty_bird.ui.board import LiveBoards
+from tests.aio import run_async
 
 
 class Page:
@@ -93,7 +93,7 @@ def test_one_query_per_change_fanned_out_to_every_page(tmp_path: Path) -> None:
 
     def run() -> None:
         try:
-            asyncio.run(scenario())
+            run_async(scenario())
         except BaseException as exc:  # noqa: BLE001 (re-raised below, on the test's thread)
             errors.append(exc)
 
