@@ -49,7 +49,7 @@ PRIVATE_HOST = "127.0.0.1"
 
 
 class _PrivateScrape(BaseHTTPRequestHandler):
-    """One scrape: the registry, uncompressed (loopback), written in one send."""
+    """One scrape: the registry, uncompressed (loopback), through a buffered writer."""
 
     wbufsize = -1  # buffered: status and headers leave with (or just before) the body, not line by line
     timeout = 2  # s: a connected client that says nothing cannot hold the listener for longer
