@@ -139,6 +139,18 @@ class PresetTraceIdGenerator(RandomIdGenerator):
         return super().generate_trace_id()
 
 
+def _carriers() -> frozenset[bytes]:
+    """The headers the global propagator reads (traceparent, tracestate, baggage by default)."""
+    return frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
+
+
+def _incoming_parent(scope: Scope, carriers: frozenset[bytes]) -> context.Context:
+    """The request's parent context, read as contrib reads it; most requests carry none."""
+    if any(name in carriers for name, _ in scope["headers"]):
+        return propagate.extract(cast(dict[str, Any], scope), getter=asgi_getter)
+    return context.get_current()
+
+
 class UnrecordedServerSpanMiddleware:
     """The API's server spans when nothing exports (pure ASGI, where contrib's middleware would be).
 
@@ -154,17 +166,13 @@ class UnrecordedServerSpanMiddleware:
     def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
         self.app = app
         self.tracer = tracer
-        # The headers the global propagator reads (traceparent, tracestate, baggage by default).
-        self.carriers = frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
+        self.carriers = _carriers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Read as contrib reads them; most requests carry none, and then there is nothing to read.
-        parent = context.get_current()
-        if any(name in self.carriers for name, _ in scope["headers"]):
-            parent = propagate.extract(cast(dict[str, Any], scope), getter=asgi_getter)
+        parent = _incoming_parent(scope, self.carriers)
         span = self.tracer.start_span(scope["method"], context=parent, kind=trace.SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
         try:
@@ -192,15 +200,13 @@ class SampledFirstMiddleware:
         self.unrecorded = unrecorded
         self.sampler = provider.sampler
         self.id_generator = provider.id_generator
-        self.carriers = frozenset(name.encode("latin-1") for name in propagate.get_global_textmap().fields)
+        self.carriers = _carriers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.recorded(scope, receive, send)
             return
-        parent = context.get_current()
-        if any(name in self.carriers for name, _ in scope["headers"]):
-            parent = propagate.extract(cast(dict[str, Any], scope), getter=asgi_getter)
+        parent = _incoming_parent(scope, self.carriers)
         parent_span = trace.get_current_span(parent).get_span_context()
         box: list[int] | None = None
         if parent_span.is_valid:
