@@ -87,7 +87,8 @@ PAGE_PATHS = ("/",)
 
 def add_request_layers(target: Any, settings: Settings) -> None:
     """Our pure-ASGI layers. add_middleware wraps outermost last: the access log sees the 413s too."""
-    target.add_middleware(api.CachedLeaderboardMiddleware)  # innermost: only FastAPI's routing is skipped
+    target.add_middleware(health.LivenessMiddleware)  # innermost two: only FastAPI's routing is skipped
+    target.add_middleware(api.CachedLeaderboardMiddleware)
     target.add_middleware(PageReleaseMiddleware, paths=PAGE_PATHS)  # see ops/page_release.py
     target.add_middleware(
         RateLimitMiddleware,

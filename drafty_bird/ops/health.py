@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 READY_CHECK_TIMEOUT_S = 2.0
 
@@ -44,3 +45,27 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     ready, body = await request.app.state.readiness.probe()
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+# The route's answer, as FastAPI serialises {"status": "ok"} (tested equal).
+_LIVE_BODY = b'{"status":"ok"}'
+_LIVE_HEADERS = [(b"content-length", str(len(_LIVE_BODY)).encode()), (b"content-type", b"application/json")]
+
+
+class LivenessMiddleware:
+    """GET /healthz answered inside our innermost layer, without FastAPI's routing.
+
+    Probes come every few seconds from every platform component; the route's answer never
+    changes, and routing it cost a third of the probe's CPU. The layers around this one
+    still count, time and id the probe; any other method takes the route (its 405).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] == "GET":
+            await send({"type": "http.response.start", "status": 200, "headers": _LIVE_HEADERS})
+            await send({"type": "http.response.body", "body": _LIVE_BODY})
+            return
+        await self.app(scope, receive, send)
