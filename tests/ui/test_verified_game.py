@@ -57,15 +57,19 @@ def test_a_run_played_in_chromium_is_stored_with_its_replayed_score(
 
 
 def test_a_refused_run_says_why_and_is_never_sent_again(page: Page, verifying_server: RunningServer) -> None:
-    open_game(page, verifying_server.url)
-    page.wait_for_function("window.__draftyBird.nextRun() !== null", timeout=10_000)
-    token_seed = page.evaluate("window.__draftyBird.nextRun().seed")
-    # Play another course than the token's: a tampered client (the server replays the token's).
-    other = (token_seed + 1) % 2**31
-    page.evaluate(f"window.__draftyBird.forceSeed({other})")
-    page.locator("canvas").focus()
-    page.keyboard.press("Space")
-    autopilot_realtime(page, target=1)  # the page does not send 0-point runs
+    for _ in range(3):  # real-time play on a loaded machine can miss the first gap: 0 points, not sent
+        open_game(page, verifying_server.url)
+        page.wait_for_function("window.__draftyBird.nextRun() !== null", timeout=10_000)
+        token_seed = page.evaluate("window.__draftyBird.nextRun().seed")
+        # Play another course than the token's: a tampered client (the server replays the token's).
+        other = (token_seed + 1) % 2**31
+        page.evaluate(f"window.__draftyBird.forceSeed({other})")
+        page.locator("canvas").focus()
+        page.keyboard.press("Space")
+        if autopilot_realtime(page, target=1)["score"] >= 1:  # the page does not send 0-point runs
+            break
+    else:
+        pytest.fail("three real-time runs in a row scored 0: the autopilot never passed a duct")
     page.wait_for_function("window.__draftyBird.saves().length === 1", timeout=15_000)
     expect(page.locator(".db-save")).to_have_text(
         f"not saved: run token is for seed {token_seed}, not {token_seed + 1}"
