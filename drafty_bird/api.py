@@ -91,9 +91,9 @@ class CachedLeaderboardMiddleware:
     FastAPI's router, query validation and Response: a third of the request's CPU when
     the body is already encoded. This sits inside every other layer (access log, metrics,
     rate limits, chaos, server span), so only the routing is skipped. Anything else goes
-    to the route: another query string (validation and its 422), a cache miss (the query,
-    and its errors' 503), and a request whose span is recorded (its trace keeps the
-    leaderboard.query span).
+    to the route: another query string (validation and its 422) and a cache miss (the
+    query, its leaderboard.query span and its errors' 503). A recorded request served
+    here carries leaderboard.cached=true on its server span instead.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -102,10 +102,15 @@ class CachedLeaderboardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/leaderboard" and scope["method"] == "GET":
             limit = _CACHED_QUERIES.get(scope["query_string"])
-            if limit is not None and not trace.get_current_span().is_recording():
+            if limit is not None:
                 service: LeaderboardService = scope["app"].state.leaderboard
                 body = service.cached_leaderboard_json(limit)
                 if body is not None:
+                    # A kept trace says where the board came from (no leaderboard.query span:
+                    # nothing was queried).
+                    span = trace.get_current_span()
+                    if span.is_recording():
+                        span.set_attribute("leaderboard.cached", True)
                     # Starlette's Response(body, media_type="application/json") headers, in its order.
                     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
                     await send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from drafty_bird import api
 from drafty_bird.data.engine import make_engine, open_database
@@ -155,7 +157,7 @@ def test_a_cached_board_is_answered_without_the_route_and_the_rest_reaches_it(
     service: LeaderboardService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CachedLeaderboardMiddleware answers from the encoded board; misses, other query
-    strings and recorded requests go through the route (its validation, query and span)."""
+    strings go through the route (its validation, query and span); recorded hits say so."""
     monkeypatch.setattr("drafty_bird.data.store.TOP_CACHE_TTL_S", 60.0)
     routed: list[int] = []
     through_route = service.leaderboard_json
@@ -187,9 +189,20 @@ def test_a_cached_board_is_answered_without_the_route_and_the_rest_reaches_it(
         assert (await client.get("/leaderboard")).json()["leaderboard"][0]["player"] == "late"  # read-your-write
         assert routed == [10]  # the write dropped the cache: the route answered
 
-        provider = TracerProvider()  # sampled: the request's trace keeps its leaderboard.query span
+        # A recorded request is served from the cache too, and its span says so.
+        exported = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exported))
         with provider.get_tracer("t").start_as_current_span("GET /leaderboard"):
-            await client.get("/leaderboard")
+            kept = await client.get("/leaderboard")
+        assert routed == [10] and kept.content == (await client.get("/leaderboard")).content
+        (server_span,) = exported.get_finished_spans()
+        assert server_span.attributes == {"leaderboard.cached": True}
+
+        await client.post("/score", json={"player": "later", "score": 98, "run_id": "fp-2"})
+        with provider.get_tracer("t").start_as_current_span("GET /leaderboard"):
+            await client.get("/leaderboard")  # a miss: the route (and its leaderboard.query span)
         assert routed == [10, 10]
+        assert exported.get_finished_spans()[-1].attributes == {}
 
     run(served(service), scenario)

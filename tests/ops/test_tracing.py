@@ -1,12 +1,14 @@
 """Traces from the real server arrive at a real OTLP receiver with the documented names and attributes."""
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from drafty_bird.data.store import TOP_CACHE_TTL_S
 from tests.ops.otlp_receiver import GrpcReceiver, HttpReceiver, ReceivedSpan
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
@@ -107,6 +109,7 @@ def test_resource_names_service_version_environment_and_aca_revision(
 
 def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -> None:
     httpx.post(traced.url + "/score", json={"score": 3})
+    time.sleep(TOP_CACHE_TTL_S + 0.05)  # no page is open, so nothing refills the board: a miss
     assert httpx.get(traced.url + "/leaderboard?limit=5", headers={"x-request-id": "trace-lb-1"}).status_code == 200
     wait_until(
         lambda: any(s.attributes.get("request_id") == "trace-lb-1" for s in receiver.snapshot()), 15, message="span"
@@ -116,6 +119,23 @@ def test_leaderboard_query_span(traced: RunningServer, receiver: HttpReceiver) -
     wait_until(lambda: children(receiver.snapshot(), server_span, "leaderboard.query"), 10, message="leaderboard.query")
     (query,) = children(receiver.snapshot(), server_span, "leaderboard.query")
     assert query.attributes["limit"] == 5 and query.attributes["result"] >= 1
+    assert "leaderboard.cached" not in server_span.attributes
+
+    # Asked again while the board is cached (0.25 s after a query): answered before the
+    # route, and the span says so. A loaded machine may let the cache lapse: ask a few times.
+    for i in range(5):
+        assert httpx.get(traced.url + "/leaderboard?limit=5", headers={"x-request-id": f"trace-lb-2{i}"}).is_success
+    wait_until(
+        lambda: sum(s.attributes.get("request_id", "").startswith("trace-lb-2") for s in receiver.snapshot()) == 5,
+        15,
+        message="spans",
+    )
+    again = [s for s in receiver.snapshot() if s.attributes.get("request_id", "").startswith("trace-lb-2")]
+    cached = next((s for s in again if s.attributes.get("leaderboard.cached")), None)
+    assert cached is not None, "none of 5 requests in a row was answered from the cached board"
+    assert cached.name == "GET /leaderboard" and cached.attributes["leaderboard.cached"] is True
+    assert cached.attributes["http.route"] == "/leaderboard"
+    assert children(receiver.snapshot(), cached, "leaderboard.query") == []
 
 
 def test_chaos_inject_spans(traced: RunningServer, receiver: HttpReceiver) -> None:
