@@ -339,7 +339,7 @@ def main() -> None:
             prober = probe(url + "/metrics", args.seconds, 0.1)
             run_load(url + "/leaderboard", "GET", args.seconds)
             extras["metrics_scrape_busy"] = probe_summary(prober)
-            # The same on the private listener (its own thread, never waits for the event loop).
+            # The same on the private listener (a minimal responder on the event loop, no HTTP stack).
             prober = probe(f"http://127.0.0.1:{metrics_port}/metrics", args.seconds, 0.1)
             run_load(url + "/leaderboard", "GET", args.seconds)
             extras["metrics_scrape_busy_private_port"] = probe_summary(prober)

@@ -194,8 +194,8 @@ def serve() -> None:
     try:
         # Before build(): a second instance on a busy port must not open the DB or take the lease.
         check_listen(settings.host, settings.port)
-        if settings.metrics_port:  # the private metrics listener, before storage is opened too
-            metrics_endpoint.serve_private(settings.metrics_port)
+        # The private metrics listener's socket is bound before storage is opened too.
+        private_metrics = metrics_endpoint.bind_private(settings.metrics_port) if settings.metrics_port else None
     except CannotListen as exc:
         print(f"drafty-bird: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CANNOT_LISTEN) from None
@@ -204,6 +204,8 @@ def serve() -> None:
     except SettingsError as exc:
         print(f"drafty-bird: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if private_metrics is not None:
+        app.on_startup(lambda: metrics_endpoint.serve_private(private_metrics))
     ui.run(
         host=settings.host,
         port=settings.port,

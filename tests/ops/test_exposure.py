@@ -83,9 +83,48 @@ def test_an_unusable_metrics_port_stops_start_up_with_one_line(tmp_path: Path, c
 def test_a_silent_connection_holds_the_private_listener_for_2_s_at_most(
     production_like: tuple[RunningServer, int],
 ) -> None:
-    """The listener serves one scrape at a time: a client that connects and says nothing is cut off."""
+    """A client that connects and says nothing is cut off, and does not hold up a scrape meanwhile."""
     _, metrics_port = production_like
     with socket.create_connection(("127.0.0.1", metrics_port), timeout=10) as silent:
         response = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=6)
         assert response.status_code == 200 and "http_requests_total" in response.text
         assert silent.recv(1) == b""  # closed by the listener, not by us
+
+
+def _raw_exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):  # the listener closes after each answer
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"405"),
+        (b"hello there\r\n\r\n", b"400"),
+        (b"GET /metrics HTTP/1.1\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
+    ],
+    ids=["post", "not-http", "huge-head"],
+)
+def test_the_private_listener_refuses_anything_but_a_scrape(
+    production_like: tuple[RunningServer, int], request_bytes: bytes, status: bytes
+) -> None:
+    _, metrics_port = production_like
+    answer = _raw_exchange(metrics_port, request_bytes)
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == status, answer[:200]
+    assert b"http_requests_total" not in answer
+    # And the next scrape is served as usual.
+    scraped = _raw_exchange(metrics_port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert scraped.startswith(b"HTTP/1.1 200 OK\r\n") and b"http_requests_total" in scraped
+
+
+def test_the_private_listener_speaks_openmetrics_when_asked(production_like: tuple[RunningServer, int]) -> None:
+    _, metrics_port = production_like
+    response = httpx.get(
+        f"http://127.0.0.1:{metrics_port}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.rstrip().endswith("# EOF")
