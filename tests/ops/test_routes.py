@@ -28,3 +28,21 @@ def test_refused_requests_are_labelled_with_their_route(tmp_path) -> None:
         assert required(samples, "http_requests_total", route="unmatched", method="GET", status="404") == 1
         access = [line for line in server.logs() if line.get("request_id") == "too-big-1"]
         assert access and access[0]["route"] == "/score"
+
+
+def test_paths_answered_before_routing_follow_routes_added_later() -> None:
+    """The known paths are gathered once per app, and again when its routes change."""
+    from fastapi import FastAPI
+
+    from drafty_bird.ops.routes import UNMATCHED, route_label
+
+    app = FastAPI()
+    app.get("/healthz")(lambda: None)
+
+    def label(path: str) -> str:
+        return route_label({"type": "http", "app": app}, path)
+
+    assert (label("/healthz"), label("/late"), label("/healthz/x")) == ("/healthz", UNMATCHED, UNMATCHED)
+    app.get("/late")(lambda: None)
+    assert label("/late") == "/late"
+    assert route_label({"type": "http", "app": FastAPI()}, "/healthz") == UNMATCHED  # another app, its own paths
