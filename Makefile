@@ -79,10 +79,10 @@ $(SCHEMAS)/.installed: requirements-schemas.lock | $(BIN)/python
 
 schemas: $(SCHEMAS)/.installed
 
-# One process by default (~26 min on 2 cores). TEST_WORKERS=2 runs two pytest-xdist workers,
-# a file per worker at a time (~15 min), but the browser tests that play in real time can
-# then miss a gap under the load and time out (2 of 4 full runs on 2026-11-30).
-TEST_WORKERS ?= 0
+# Two pytest-xdist workers, a test file per worker at a time: ~15 min on 2 cores, against
+# ~26 min in one process (TEST_WORKERS=0). The browser tests that play in real time steer
+# from inside the page (tests/ui/helpers.py), so the second worker's load cannot make them late.
+TEST_WORKERS ?= 2
 test: lint system-deps tools schemas
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
