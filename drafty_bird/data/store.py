@@ -374,6 +374,10 @@ class ScoreStore:
         return await self._run(self._read_pool, self._runs, list(dict.fromkeys(run_ids)))
 
     async def ping(self) -> None:
+        # A writer that took the lease over is not ready until its migration is done: its
+        # writes are refused meanwhile, and the tables may be half built.
+        if not self.schema_current and self.is_writer():
+            raise NotWriter("database migration pending")
         await self._run(self._read_pool, self._ping)
 
     def close(self) -> None:

@@ -5,8 +5,11 @@ migrates the moment it takes the lease over, before its first write."""
 import sqlite3
 
 import httpx
+import pytest
 
 from drafty_bird.data.lease import WriterLease, lease_path
+from drafty_bird.data.store import NotWriter, open_store
+from tests.aio import run_async
 from tests.server import launch, wait_healthy, wait_until
 
 
@@ -40,3 +43,23 @@ def test_a_non_writer_never_migrates_and_migrates_once_it_holds_the_lease(tmp_pa
     finally:
         server.stop()
     assert any(rec.get("message") == "database migrated by the new writer" for rec in server.logs())
+
+
+def test_a_writer_that_took_the_lease_over_is_not_ready_until_migrated(tmp_path) -> None:
+    """Readiness follows the migration, not the lease: between taking the lease and
+    finishing the migration, writes are refused, so /readyz must not say 200 yet."""
+    db = tmp_path / "db.sqlite"
+    holder = WriterLease(lease_path(db), owner="old-revision", ttl_s=60)
+    assert holder.tick()
+    store, _ = open_store(f"sqlite:///{db}", fallback="fail", lease_path=lease_path(db), lease_ttl_s=6)
+    try:
+        holder.release()
+        assert store.lease is not None and store.lease.tick()  # what lease.keep does next
+        assert store.is_writer() and not store.schema_current
+        with pytest.raises(NotWriter, match="migration pending"):
+            run_async(store.ping())
+        run_async(store.ensure_schema())
+        run_async(store.ping())
+        assert run_async(store.add("after", 4, "after-1")).row.score == 4
+    finally:
+        store.close()
