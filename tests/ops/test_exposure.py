@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from drafty_bird.ops.listen import EXIT_CANNOT_LISTEN
+from tests.ops.prom_stack import run_prometheus
 from tests.ops.scrape import scrape, value
-from tests.server import RunningServer, free_port, launch, start_server
+from tests.server import RunningServer, free_port, launch, start_server, wait_until
 
 INTERNALS = ("/metrics", "/docs", "/redoc", "/openapi.json")
 
@@ -128,3 +129,25 @@ def test_the_private_listener_speaks_openmetrics_when_asked(production_like: tup
     )
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+def test_a_real_prometheus_scrapes_the_private_listener(
+    production_like: tuple[RunningServer, int], tmp_path: Path
+) -> None:
+    """What ACA's collector sidecar does: scrape localhost:METRICS_PORT. Prometheus asks for
+    OpenMetrics first and keeps connections alive; the listener answers once and closes."""
+    server, metrics_port = production_like
+    httpx.get(server.url + "/leaderboard", timeout=10)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups: []\n")
+    with run_prometheus(tmp_path / "prom", {"private": f"127.0.0.1:{metrics_port}"}, rules) as prom:
+
+        def scrapes() -> list[dict]:
+            # Every scrape in the last 20 s: up is 1 for each one that parsed.
+            return prom.vector('count_over_time(up{job="drafty-bird"}[20s])')
+
+        wait_until(lambda: bool(scrapes()) and float(scrapes()[0]["value"][1]) >= 3, 20, message="3 scrapes")
+        (worst,) = prom.vector('min_over_time(up{job="drafty-bird"}[20s])')
+        assert worst["value"][1] == "1", "a scrape of the private listener failed"
+        served = prom.vector('http_requests_total{job="drafty-bird",route="/leaderboard",status="200"}')
+        assert served and float(served[0]["value"][1]) >= 1, served
