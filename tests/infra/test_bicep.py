@@ -228,6 +228,10 @@ def test_required_environment(web_env: dict) -> None:
     assert web_env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http://localhost:")
     for name in ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_PROTOCOL"):
         assert name in web_env
+    assert "secretRef" in web_env["CHAOS_ADMIN_TOKEN"]
+    # Behind ACA's ingress the peer is Envoy; without trusting it every player shares one rate-limit bucket.
+    trusted = web_env["TRUSTED_PROXIES"]["value"].split(",")
+    assert "10.0.0.0/8" in trusted and "100.64.0.0/10" in trusted
 
 
 def test_production_keeps_one_api_request_in_ten(web_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
