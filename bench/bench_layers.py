@@ -94,9 +94,7 @@ def build(steps: int, path_kind: str, contrib: bool = False) -> Any:
                 exclude_spans=["receive", "send"],
             )
             if contrib
-            else app.add_middleware(
-                tracing.UnrecordedServerSpanMiddleware, tracer=TracerProvider(sampler=ALWAYS_OFF).get_tracer("bench")
-            )
+            else app.add_middleware(tracing.UnrecordedServerSpanMiddleware, provider=TracerProvider(sampler=ALWAYS_OFF))
         ),
         lambda: app.add_middleware(RedirectWithPrefixMiddleware),
     ]

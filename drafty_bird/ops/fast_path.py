@@ -86,7 +86,7 @@ def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -
     def build_middleware_stack() -> ASGIApp:
         full = traced_build()
         api_layers = _remembering_gzip(_without(app.user_middleware, PAGE_ONLY))
-        unrecorded = tracing.unrecorded_tracer()
+        unrecorded = tracing.unrecorded_provider()
         exporting = tracing.exporting_provider()
         api_stack: ASGIApp
         if unrecorded is not None:  # nothing exports: ids only, without contrib's per-request work
@@ -95,9 +95,7 @@ def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -
             api_stack = build_with(traced_build, api_layers)
             tracing.remember_span_details(api_stack, api)  # exact paths: the route is known without matching
             if exporting is not None:  # contrib's work only for the requests the sampler keeps
-                dropped = tracing.UnrecordedServerSpanMiddleware(
-                    build_with(untraced_build, api_layers), exporting.get_tracer(tracing.__name__)
-                )
+                dropped = tracing.UnrecordedServerSpanMiddleware(build_with(untraced_build, api_layers), exporting)
                 api_stack = tracing.SampledFirstMiddleware(api_stack, dropped, exporting)
         probe_stack = build_with(untraced_build, _without(app.user_middleware, PROBE_SKIPS))
         stacks = {path: api_stack for path in api} | {path: probe_stack for path in probes}

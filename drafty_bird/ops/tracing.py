@@ -112,11 +112,11 @@ async def shutdown_tracing() -> None:
     await asyncio.to_thread(flush)  # an export can take seconds: not on the event loop
 
 
-def unrecorded_tracer() -> trace.Tracer | None:
-    """The tracer, when tracing is on and nothing can ever be recorded (no exporter: ALWAYS_OFF)."""
+def unrecorded_provider() -> TracerProvider | None:
+    """The provider, when tracing is on and nothing can ever be recorded (no exporter: ALWAYS_OFF)."""
     if _provider is None or _exporting:
         return None
-    return _provider.get_tracer(__name__)
+    return _provider
 
 
 def exporting_provider() -> TracerProvider | None:
@@ -152,34 +152,62 @@ def _incoming_parent(scope: Scope, carriers: frozenset[bytes]) -> context.Contex
 
 
 class UnrecordedServerSpanMiddleware:
-    """The API's server spans when nothing exports (pure ASGI, where contrib's middleware would be).
+    """The API's server spans that are not recorded (pure ASGI, where contrib's middleware would be).
 
-    With no exporter the sampler is ALWAYS_OFF: contrib's middleware would gather the
+    With no exporter the sampler is ALWAYS_OFF, and with one it drops most requests
+    (SampledFirstMiddleware asks it first). contrib's middleware would gather such a
     request's attributes, match its route and feed no-op metrics for a span that is never
-    recorded, about a third of an API request's CPU. What such a span gives is kept, from
-    the same provider and the global propagator: a SERVER span, current while the request
-    runs, with a fresh span id under an incoming traceparent's trace id (or a new one), so
-    log lines carry those ids and the service's spans are its children. With an exporter,
-    contrib's middleware runs instead, on every request.
+    recorded, about a third of an API request's CPU. What an unrecorded span gives is kept,
+    from the provider's id generator and the global propagator: a span current while the
+    request runs, with a fresh span id under an incoming traceparent's trace id (or a new
+    one), so log lines carry those ids and the service's spans are its children.
+
+    The span is the SDK's own answer for a dropped span (a NonRecordingSpan: not sampled,
+    the parent's trace state, the random-trace-id flag as the SDK sets it), built here
+    without Tracer.start_span: that asked the sampler again and cost ~8 us of a ~90 us
+    request, measured (docs/PERFORMANCE.md, fifth round). test_tracing checks the ids.
     """
 
-    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+    def __init__(self, app: ASGIApp, provider: TracerProvider) -> None:
         self.app = app
-        self.tracer = tracer
+        self.id_generator = provider.id_generator
         self.carriers = _carriers()
+        random_ids = self.id_generator.is_trace_id_random()
+        self.root_flags = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID if random_ids else trace.TraceFlags.DEFAULT)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         parent = _incoming_parent(scope, self.carriers)
-        span = self.tracer.start_span(scope["method"], context=parent, kind=trace.SpanKind.SERVER)
-        token = context.attach(trace.set_span_in_context(span, parent))
+        parent_span = trace.get_current_span(parent).get_span_context()
+        trace_id = parent_span.trace_id if parent_span.is_valid else self.id_generator.generate_trace_id()
+        await self.serve(scope, receive, send, parent, parent_span, trace_id)
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        parent: context.Context,
+        parent_span: trace.SpanContext,
+        trace_id: int,
+    ) -> None:
+        """Run the request under an unrecorded span in this trace (the sampler has dropped it)."""
+        if parent_span.is_valid:  # as the SDK: the parent's trace state and random-id flag
+            random_id = parent_span.trace_flags.random_trace_id
+            flags = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID if random_id else trace.TraceFlags.DEFAULT)
+            state = parent_span.trace_state
+        else:
+            flags, state = self.root_flags, None
+        span_context = trace.SpanContext(
+            trace_id, self.id_generator.generate_span_id(), is_remote=False, trace_flags=flags, trace_state=state
+        )
+        token = context.attach(trace.set_span_in_context(trace.NonRecordingSpan(span_context), parent))
         try:
             await self.app(scope, receive, send)
         finally:
             context.detach(token)
-            span.end()
 
 
 class SampledFirstMiddleware:
@@ -195,7 +223,7 @@ class SampledFirstMiddleware:
     A sampler that reads span attributes would decide without them here: ours never do.
     """
 
-    def __init__(self, recorded: ASGIApp, unrecorded: ASGIApp, provider: TracerProvider) -> None:
+    def __init__(self, recorded: ASGIApp, unrecorded: UnrecordedServerSpanMiddleware, provider: TracerProvider) -> None:
         self.recorded = recorded
         self.unrecorded = unrecorded
         self.sampler = provider.sampler
@@ -216,12 +244,12 @@ class SampledFirstMiddleware:
             box = [trace_id]
         name = f"{scope['method']} {scope['path']}"
         decision = self.sampler.should_sample(parent, trace_id, name, trace.SpanKind.SERVER).decision
+        if not decision.is_recording():
+            await self.unrecorded.serve(scope, receive, send, parent, parent_span, trace_id)
+            return
         token = _preset_trace_id.set(box)
         try:
-            if decision.is_recording():
-                await self.recorded(scope, receive, send)
-            else:
-                await self.unrecorded(scope, receive, send)
+            await self.recorded(scope, receive, send)
         finally:
             _preset_trace_id.reset(token)
 

@@ -4,11 +4,18 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from starlette.types import Receive, Scope, Send
 
 from drafty_bird.data.store import TOP_CACHE_TTL_S
+from drafty_bird.ops import tracing
+from tests.aio import run_async
 from tests.ops.otlp_receiver import GrpcReceiver, HttpReceiver, ReceivedSpan
 from tests.ops.scrape import scrape, value
 from tests.server import RunningServer, start_server, wait_until
@@ -293,3 +300,39 @@ def test_a_ratio_sampler_keeps_the_same_requests_it_would_have_kept(tmp_path: Pa
             assert not [s for s in receiver.snapshot() if s.attributes.get("request_id") == "parent-dropped"]
             dropped = next(ln for ln in running.logs() if ln.get("request_id") == "parent-dropped")
             assert dropped["trace_id"] == trace_id
+
+
+def test_an_unrecorded_server_span_is_the_one_the_sdk_would_have_dropped() -> None:
+    """UnrecordedServerSpanMiddleware builds its span without Tracer.start_span (cheaper):
+    it must be the span the SDK itself gives a dropped request. Same trace id, flags and trace
+    state, not recording, a fresh span id, current only while the request runs. Checked for a
+    root and for incoming traceparents: sampled with a tracestate, and not sampled with the
+    random-trace-id flag."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    current: list[trace.Span] = []
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        current.append(trace.get_current_span())
+
+    middleware = tracing.UnrecordedServerSpanMiddleware(endpoint, provider)
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    cases = [
+        {},
+        {"traceparent": f"00-{trace_id}-{parent_id}-01", "tracestate": "vendor=abc"},
+        {"traceparent": f"00-{trace_id}-{parent_id}-02"},
+    ]
+    for headers in cases:
+        raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+        scope: Scope = {"type": "http", "method": "GET", "path": "/leaderboard", "headers": raw_headers}
+        run_async(middleware(scope, cast(Receive, None), cast(Send, None)))
+        ours = current[-1].get_span_context()
+        parent = propagate.extract(headers)
+        sdk = provider.get_tracer("sdk").start_span("GET", context=parent, kind=trace.SpanKind.SERVER)
+        theirs = sdk.get_span_context()
+        assert not current[-1].is_recording() and not sdk.is_recording()
+        assert (ours.trace_flags, ours.trace_state, ours.is_remote) == (theirs.trace_flags, theirs.trace_state, False)
+        assert ours.is_valid and ours.span_id != theirs.span_id
+        if headers:
+            assert f"{ours.trace_id:032x}" == trace_id and f"{ours.span_id:016x}" != parent_id
+        assert trace.get_current_span() is trace.INVALID_SPAN  # detached after the request
+    assert cases[2] and current[2].get_span_context().trace_flags.random_trace_id  # the flag case is exercised
