@@ -13,7 +13,9 @@ tracing.UnrecordedServerSpanMiddleware instead of contrib's middleware (ids only
 before); with an exporter, the sampler is asked first and contrib's runs only for the
 requests it keeps (tracing.SampledFirstMiddleware), no longer matching every route to
 name each span. /healthz also skips GZip (its 15-byte body is never compressed) and the OTel
-server-span middleware (probes are excluded from tracing anyway). Every other path
+server-span middleware (probes are excluded from tracing anyway). Stacks whose server
+span is never recorded (probes, unrecorded spans) also skip the layer that copies the
+request id onto a recording span. Every other path
 (assets, socket.io, unknown paths, websockets, lifespan) takes the full stack.
 """
 
@@ -28,7 +30,9 @@ from drafty_bird.ops import tracing
 from drafty_bird.ops.compression import RememberingGZipMiddleware
 
 PAGE_ONLY = frozenset({"SetCacheControlMiddleware", "RedirectWithPrefixMiddleware"})
-PROBE_SKIPS = PAGE_ONLY | {"GZipMiddleware"}
+# Puts the request id on a recording server span: a stack that never records one skips it.
+RECORDING_ONLY = frozenset({"RequestIdSpanMiddleware"})
+PROBE_SKIPS = PAGE_ONLY | RECORDING_ONLY | {"GZipMiddleware"}
 
 
 class FastPathDispatch:
@@ -86,16 +90,21 @@ def install(app: Any, *, api_paths: Iterable[str], probe_paths: Iterable[str]) -
     def build_middleware_stack() -> ASGIApp:
         full = traced_build()
         api_layers = _remembering_gzip(_without(app.user_middleware, PAGE_ONLY))
+        unrecorded_layers = _without(api_layers, RECORDING_ONLY)
         unrecorded = tracing.unrecorded_provider()
         exporting = tracing.exporting_provider()
         api_stack: ASGIApp
         if unrecorded is not None:  # nothing exports: ids only, without contrib's per-request work
-            api_stack = tracing.UnrecordedServerSpanMiddleware(build_with(untraced_build, api_layers), unrecorded)
+            api_stack = tracing.UnrecordedServerSpanMiddleware(
+                build_with(untraced_build, unrecorded_layers), unrecorded
+            )
         else:
             api_stack = build_with(traced_build, api_layers)
             tracing.remember_span_details(api_stack, api)  # exact paths: the route is known without matching
             if exporting is not None:  # contrib's work only for the requests the sampler keeps
-                dropped = tracing.UnrecordedServerSpanMiddleware(build_with(untraced_build, api_layers), exporting)
+                dropped = tracing.UnrecordedServerSpanMiddleware(
+                    build_with(untraced_build, unrecorded_layers), exporting
+                )
                 api_stack = tracing.SampledFirstMiddleware(api_stack, dropped, exporting)
         probe_stack = build_with(untraced_build, _without(app.user_middleware, PROBE_SKIPS))
         stacks = {path: api_stack for path in api} | {path: probe_stack for path in probes}
