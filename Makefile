@@ -88,9 +88,11 @@ test: lint system-deps tools schemas
 
 # bench-pages is not part of `make bench`: the full curve (100 to 2,000 pages, reconnect
 # storms) takes about 15 minutes and two cores; run it on its own.
+# The API rounds in docs/PERFORMANCE.md are driven by wrk (the aiohttp client takes most of a core).
 bench: install system-deps
-	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_api.py --client wrk
 	$(BIN)/python bench/bench_layers.py
+	$(BIN)/python bench/bench_export_cost.py --route /leaderboard --reps 5
 	$(BIN)/python bench/bench_scaleout.py
 
 # Open pages on one server: RSS, idle CPU, top-10 broadcast p50/p99, loop lag, /healthz p99,
