@@ -10,7 +10,7 @@ import httpx
 import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBasedTraceIdRatio
 from starlette.types import Receive, Scope, Send
 
 from drafty_bird.data.store import TOP_CACHE_TTL_S
@@ -306,33 +306,58 @@ def test_an_unrecorded_server_span_is_the_one_the_sdk_would_have_dropped() -> No
     """UnrecordedServerSpanMiddleware builds its span without Tracer.start_span (cheaper):
     it must be the span the SDK itself gives a dropped request. Same trace id, flags and trace
     state, not recording, a fresh span id, current only while the request runs. Checked for a
-    root and for incoming traceparents: sampled with a tracestate, and not sampled with the
-    random-trace-id flag."""
-    provider = TracerProvider(sampler=ALWAYS_OFF)
-    current: list[trace.Span] = []
-
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        current.append(trace.get_current_span())
-
-    middleware = tracing.UnrecordedServerSpanMiddleware(endpoint, provider)
+    root and for incoming traceparents (sampled with a tracestate; not sampled with the
+    random-trace-id flag), with no exporter (ALWAYS_OFF) and behind SampledFirstMiddleware
+    (a ratio of 0, parent-based: a sampled parent is kept, so that one takes the recorded path)."""
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     cases = [
         {},
         {"traceparent": f"00-{trace_id}-{parent_id}-01", "tracestate": "vendor=abc"},
         {"traceparent": f"00-{trace_id}-{parent_id}-02"},
     ]
-    for headers in cases:
-        raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
-        scope: Scope = {"type": "http", "method": "GET", "path": "/leaderboard", "headers": raw_headers}
-        run_async(middleware(scope, cast(Receive, None), cast(Send, None)))
-        ours = current[-1].get_span_context()
-        parent = propagate.extract(headers)
-        sdk = provider.get_tracer("sdk").start_span("GET", context=parent, kind=trace.SpanKind.SERVER)
-        theirs = sdk.get_span_context()
-        assert not current[-1].is_recording() and not sdk.is_recording()
-        assert (ours.trace_flags, ours.trace_state, ours.is_remote) == (theirs.trace_flags, theirs.trace_state, False)
-        assert ours.is_valid and ours.span_id != theirs.span_id
-        if headers:
-            assert f"{ours.trace_id:032x}" == trace_id and f"{ours.span_id:016x}" != parent_id
-        assert trace.get_current_span() is trace.INVALID_SPAN  # detached after the request
-    assert cases[2] and current[2].get_span_context().trace_flags.random_trace_id  # the flag case is exercised
+    current: list[trace.Span] = []
+    recorded: list[dict[str, str]] = []
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        current.append(trace.get_current_span())
+
+    async def contrib_stand_in(scope: Scope, receive: Receive, send: Send) -> None:
+        recorded.append(dict((k.decode(), v.decode()) for k, v in scope["headers"]))
+
+    no_exporter = TracerProvider(sampler=ALWAYS_OFF)
+    ratio = TracerProvider(sampler=ParentBasedTraceIdRatio(0.0), id_generator=tracing.PresetTraceIdGenerator())
+    setups: list[tuple[TracerProvider, tracing.UnrecordedServerSpanMiddleware | tracing.SampledFirstMiddleware]] = [
+        (no_exporter, tracing.UnrecordedServerSpanMiddleware(endpoint, no_exporter)),
+        (
+            ratio,
+            tracing.SampledFirstMiddleware(
+                contrib_stand_in, tracing.UnrecordedServerSpanMiddleware(endpoint, ratio), ratio
+            ),
+        ),
+    ]
+    for provider, middleware in setups:
+        for headers in cases:
+            raw_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+            scope: Scope = {"type": "http", "method": "GET", "path": "/leaderboard", "headers": raw_headers}
+            seen = len(current)
+            run_async(middleware(scope, cast(Receive, None), cast(Send, None)))
+            parent = propagate.extract(headers)
+            sdk = provider.get_tracer("sdk").start_span("GET /leaderboard", context=parent, kind=trace.SpanKind.SERVER)
+            theirs = sdk.get_span_context()
+            assert trace.get_current_span() is trace.INVALID_SPAN  # detached after the request
+            if sdk.is_recording():  # the sampler keeps it: contrib's middleware runs instead
+                assert provider is ratio and headers is cases[1] and recorded == [headers] and len(current) == seen
+                continue
+            ours = current[-1].get_span_context()
+            assert len(current) == seen + 1 and not current[-1].is_recording()
+            assert (ours.trace_flags, ours.trace_state, ours.is_remote) == (
+                theirs.trace_flags,
+                theirs.trace_state,
+                False,
+            )
+            assert ours.is_valid and ours.span_id != theirs.span_id
+            if headers:
+                assert f"{ours.trace_id:032x}" == trace_id and f"{ours.span_id:016x}" != parent_id
+    assert len(current) == 5 and len(recorded) == 1
+    assert current[2].get_span_context().trace_flags.random_trace_id  # the flag case is exercised
+    assert current[1].get_span_context().trace_state.get("vendor") == "abc"  # and the trace state one
