@@ -415,7 +415,8 @@ export default {
         g.firstFrameAt = performance.now();
         performance.mark("drafty:first-frame"); // read by bench/page_weight.py
       }
-      this.renderer.draw(ctx, c.width, c.height, { run: g.run, phase: this.phase, alpha, prevY: g.prevY, motion: g.motion });
+      const frame = { run: g.run, phase: this.phase, alpha, prevY: g.prevY, motion: g.motion, hint: !this.asking };
+      this.renderer.draw(ctx, c.width, c.height, frame);
     },
 
     // ------------------------------------------------------------ saving scores

@@ -119,8 +119,9 @@ export function createRenderer(theme) {
     ctx.restore();
   }
 
-  // scene: {run, phase, alpha (0-1 between the last two ticks), prevY, motion (0 = reduced)}.
-  function draw(ctx, width, height, { run, phase, alpha, prevY, motion }) {
+  // scene: {run, phase, alpha (0-1 between the last two ticks), prevY, motion (0 = reduced),
+  // hint (say how to flap on the start screen; not while the name prompt covers the board)}.
+  function draw(ctx, width, height, { run, phase, alpha, prevY, motion, hint }) {
     const view = viewport(width, height);
     ctx.setTransform(view.sx, 0, 0, view.sy, -view.left * view.sx, 0);
     const back = phase === "playing" ? P.SCROLL_VX * (1 - alpha) : 0;
@@ -146,7 +147,7 @@ export function createRenderer(theme) {
     ctx.strokeText(String(run.score), view.centre, 18);
     ctx.fillStyle = C.navy;
     ctx.fillText(String(run.score), view.centre, 18);
-    if (phase === "ready") {
+    if (phase === "ready" && hint) {
       ctx.font = `700 30px ${FONT}`;
       ctx.fillStyle = C.navy;
       ctx.fillText("Space, click or tap to flap", view.centre, 110);

@@ -92,15 +92,33 @@ def test_a_refused_name_blocks_play_and_the_stored_name_is_the_one_shown(
     assert len(scores) == 1
 
 
+# Navy pixels in the band where the canvas writes "Space, click or tap to flap" (board y 110,
+# 30 px type). Nothing else navy is there on the start screen: the score sits above it, the
+# bird below, and no duct is in view before the first flap.
+HINT_BAND_NAVY = """() => {
+  const c = document.querySelector('canvas'); const ctx = c.getContext('2d');
+  const k = c.height / window.__draftyBird.constants.BOARD_H;
+  const d = ctx.getImageData(0, Math.floor(105 * k), c.width, Math.ceil(40 * k)).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] === 28 && d[i + 1] === 76 && d[i + 2] === 117) n += 1;
+  return n;
+}"""
+
+
 def test_a_first_visit_asks_for_the_name_and_enter_goes_to_the_game(page: Page, game_server: RunningServer) -> None:
     open_game(page, game_server.url, skip_name=False)
     ask = page.locator(".db-ask input")
     expect(ask).to_be_focused()
     expect(ask).to_have_attribute("placeholder", "Your name")
+    # The prompt covers the board: the canvas does not also say how to flap under it (on a
+    # phone the two overlapped).
+    page.wait_for_function("window.__draftyBird.state().frames > 10")
+    assert page.evaluate(HINT_BAND_NAVY) == 0
     page.keyboard.type("Zoe")
     page.keyboard.press("Enter")
     expect(page.locator(".db-ask")).to_have_count(0)
     expect(page.locator("canvas")).to_be_focused()
+    page.wait_for_function(f"({HINT_BAND_NAVY})() > 50")  # the start screen's hint, once asked
     page.keyboard.press("Space")
     assert page.evaluate(STATE)["phase"] == "playing"
     assert page.evaluate(STATE)["player"] == "Zoe"
