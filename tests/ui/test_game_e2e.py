@@ -1,7 +1,10 @@
 """End to end: real Chromium (Debian) plays the real server (subprocess, temp SQLite file).
 
 Nothing is faked: key presses and touch taps go through Chromium's input pipeline,
-scores travel over HTTP to the server and land in the SQLite file read back here.
+scores travel over HTTP to the server and land in the SQLite file read back here. One
+exception: during a real-time run, helpers.autopilot_realtime flaps from inside the page
+(a keydown dispatched on window, the event the game's key handler reads), so that a slow
+Playwright round trip cannot make a flap late. The press that starts each run is real.
 """
 
 import os
