@@ -79,8 +79,8 @@ $(SCHEMAS)/.installed: requirements-schemas.lock | $(BIN)/python
 
 schemas: $(SCHEMAS)/.installed
 
-# Two pytest-xdist workers, a test file per worker at a time: ~15 min on 2 cores, against
-# ~26 min in one process (TEST_WORKERS=0). The browser tests that play in real time steer
+# Two pytest-xdist workers, a test file per worker at a time: 11-13 min on 2 cores, against
+# 22-26 min in one process (TEST_WORKERS=0). The browser tests that play in real time steer
 # from inside the page (tests/ui/helpers.py), so the second worker's load cannot make them late.
 TEST_WORKERS ?= 2
 test: lint system-deps tools schemas

@@ -157,7 +157,7 @@ var baseEnv = [
   }
   {
     // Keep 1 API request in 10 (or what an incoming traceparent decided). The SDK's default
-    // keeps every one, and a kept request costs ~300 us of CPU (docs/PERFORMANCE.md).
+    // keeps every one, and a kept request costs 140-300 us of CPU, by machine (docs/PERFORMANCE.md).
     name: 'OTEL_TRACES_SAMPLER'
     value: 'parentbased_traceidratio'
   }
