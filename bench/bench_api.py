@@ -173,10 +173,12 @@ def run_wrk_load(url: str, method: str, seconds: float, pid: int | None) -> dict
         script.write_text(UNIQUE_POST_LUA)
     run_wrk(wrk, url, 1, script, threads=1)
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    loop_before = cpu_seconds(pid, pid) if pid else 0.0  # uvicorn's event loop runs on the main thread
     result = run_wrk(wrk, url, seconds, script, threads=1)
     result["statuses"] = {200: result["requests"] - result["non2xx"], 500: result["non2xx"]}  # 2xx, or not
     if pid:
         result["cpu_us_per_req"] = (cpu_seconds(pid) - cpu_before) / max(1, result["requests"]) * 1e6
+        result["loop_cpu_us_per_req"] = (cpu_seconds(pid, pid) - loop_before) / max(1, result["requests"]) * 1e6
     return result
 
 

@@ -4,7 +4,8 @@ Five servers in one run, same seeded DB: instrumentation off; on with no exporte
 with an OTLP/HTTP exporter (to a discarding local sink) and the sampler at 0.0, at 0.1
 and at 1.0. Each is driven by wrk
 (c16) in turn, in alternating order, and the medians of --reps runs are printed as JSON:
-req/s, CPU per request and p99. The kept-request cost is (1.0 - 0.0) CPU; the exporter's
+req/s, CPU per request (all threads, and the event loop's thread alone: the rest is
+mostly the exporter's) and p99. The kept-request cost is (1.0 - 0.0) CPU; the exporter's
 own is (0.0 - none); the issue's bounds compare "no exporter" and "kept 10%" with "off"
 (throughput loss, as bench_api.py reports them). Optional variants try the BatchSpanProcessor knobs.
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--batch-variant", action="store_true", help="also export at 0.1 in batches of 64")
+    parser.add_argument("--semconv-variant", action="store_true", help="also export at 0.1 with stable HTTP semconv")
     args = parser.parse_args()
     bench_api.CLIENT = "wrk"
 
@@ -45,6 +47,12 @@ def main() -> None:
         "export, kept 10%": {**export, "OTEL_TRACES_SAMPLER_ARG": "0.1"},
         "export, kept 100%": {**export, "OTEL_TRACES_SAMPLER_ARG": "1.0"},
     }
+    if args.semconv_variant:  # contrib's stable HTTP attribute names: fewer of them, no full URL
+        variants["export, kept 10%, stable semconv"] = {
+            **export,
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+            "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
+        }
     if args.batch_variant:
         batches = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64", "OTEL_BSP_SCHEDULE_DELAY": "200"}
         variants["export, kept 10%, batches of 64"] = {**export, "OTEL_TRACES_SAMPLER_ARG": "0.1", **batches}
@@ -69,10 +77,14 @@ def main() -> None:
             server.stop()
 
     summary = {
-        name: {key: round(statistics.median(r[key] for r in results), 1) for key in ("rps", "cpu_us_per_req", "p99_ms")}
+        name: {
+            key: round(statistics.median(r[key] for r in results), 1)
+            for key in ("rps", "cpu_us_per_req", "loop_cpu_us_per_req", "p99_ms")
+        }
         for name, results in runs.items()
     }
     cpu = {name: row["cpu_us_per_req"] for name, row in summary.items()}
+    loop = {name: row["loop_cpu_us_per_req"] for name, row in summary.items()}
     print(
         json.dumps(
             {
@@ -82,6 +94,9 @@ def main() -> None:
                 "results": summary,
                 "exporter_itself_us": round(cpu["export, kept 0%"] - cpu["no exporter"], 1),
                 "kept_request_us": round(cpu["export, kept 100%"] - cpu["export, kept 0%"], 1),
+                "kept_request_loop_us": round(loop["export, kept 100%"] - loop["export, kept 0%"], 1),
+                "kept_request_loop_us_at_10pct": round((loop["export, kept 10%"] - loop["export, kept 0%"]) * 10, 1),
+                "kept_request_us_at_10pct": round((cpu["export, kept 10%"] - cpu["export, kept 0%"]) * 10, 1),
                 "throughput_loss_pct_vs_off": {
                     name: round((1 - row["rps"] / summary["instrumentation off"]["rps"]) * 100, 1)
                     for name, row in summary.items()
